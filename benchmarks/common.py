@@ -1,0 +1,39 @@
+"""Shared loading of the benchmark data in ../shared/data (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA = Path(os.environ.get("TSHEADS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+RESULTS = Path(__file__).parent / "results"
+
+ETT_TRAIN, ETT_TEST = (0, 8640), (11520, 14400)
+
+
+def ett_h1() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ETTh1 z-normalised with train-split statistics: (train, test) frames, 7 channels."""
+    frame = pd.read_csv(DATA / "forecast" / "ETTh1.csv", index_col="date", parse_dates=True)
+    train = frame.iloc[slice(*ETT_TRAIN)]
+    normed = (frame - train.mean()) / train.std(ddof=0)
+    return normed.iloc[slice(*ETT_TRAIN)], normed.iloc[slice(*ETT_TEST)]
+
+
+def test_windows(test: pd.DataFrame, length: int, stride: int) -> np.ndarray:
+    """(N, length) windows of every channel of the test split at the given stride."""
+    values = test.to_numpy().T  # (channels, time)
+    starts = range(0, values.shape[1] - length + 1, stride)
+    return np.stack([channel[s : s + length] for channel in values for s in starts])
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A plain Markdown table of a frame (index as the first column)."""
+    cols = [frame.index.name or ""] + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in frame.iterrows():
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join([str(idx)] + cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from tsheads.nn import EncoderConfig, TinyModel
+from tsheads.nn.encoder import fill_linear, inverse_spectrum, spectrum
+from tsheads.nn.masking import block_mask, gap_mask, hybrid_mask, point_mask, pretraining_mask
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_point_mask_hides_exact_share_and_is_seeded():
+    mask = point_mask((4, 512), 0.25, gen())
+    assert mask.shape == (4, 512) and mask.dtype == torch.bool
+    assert (mask.sum(dim=1) == 128).all()
+    assert torch.equal(mask, point_mask((4, 512), 0.25, gen()))
+    assert not torch.equal(mask, point_mask((4, 512), 0.25, gen(1)))
+
+
+def test_block_mask_hides_whole_patches():
+    mask = block_mask((3, 64), 0.5, 8, gen())
+    patches = mask.reshape(3, 8, 8)
+    assert ((patches.all(dim=2)) | (~patches.any(dim=2))).all()
+    assert (mask.sum(dim=1) == 32).all()
+
+
+@pytest.mark.parametrize("ratio", [0.125, 0.25, 0.375, 0.5])
+def test_hybrid_mask_has_blocks_and_hits_the_ratio(ratio):
+    mask = hybrid_mask((5, 512), ratio, 8, gen())
+    assert (mask.sum(dim=1) == round(ratio * 512)).all()
+    full_patches = mask.reshape(5, 64, 8).all(dim=2).sum(dim=1)
+    assert (full_patches >= round(4 * ratio / 0.125)).all()
+
+
+def test_gap_mask_is_one_contiguous_run():
+    mask = gap_mask((6, 100), 17, gen())
+    assert (mask.sum(dim=1) == 17).all()
+    starts = (mask.int().diff(dim=1) == 1).sum(dim=1) + mask[:, 0].int()
+    assert (starts == 1).all()
+
+
+def test_pretraining_mask_varies_by_row():
+    mask = pretraining_mask((64, 512), 8, gen())
+    shares = mask.float().mean(dim=1)
+    assert shares.min() > 0.0 and shares.max() < 0.9 and shares.std() > 0.02
+
+
+def test_fill_linear_interpolates_and_holds_edges():
+    z = torch.tensor([[9.0, 1.0, 9.0, 9.0, 4.0, 9.0], [9.0] * 6])
+    mask = torch.tensor([[1, 0, 1, 1, 0, 1], [1] * 6], dtype=torch.bool)
+    out = fill_linear(z, mask)
+    assert torch.allclose(out[0], torch.tensor([1.0, 1.0, 2.0, 3.0, 4.0, 4.0]))
+    assert torch.equal(out[1], torch.zeros(6))
+
+
+def test_spectrum_round_trips_without_nyquist():
+    z = torch.randn(3, 64)
+    coeffs = torch.fft.rfft(z, norm="ortho")
+    coeffs[:, -1] = 0
+    expected = torch.fft.irfft(coeffs, n=64, norm="ortho")
+    assert torch.allclose(inverse_spectrum(spectrum(z)), expected, atol=1e-5)
+
+
+def test_model_shapes(tiny_model):
+    z, mask = torch.randn(5, 64), torch.rand(5, 64) < 0.3
+    out = tiny_model(z, mask)
+    assert out["reconstruction"].shape == (5, 64)
+    assert out["spectrum"].shape == (5, 2, 32)
+    assert tiny_model.encode(z, mask).embedding.shape == (5, TINY.d_model)
+
+
+def test_constant_and_all_hidden_windows_stay_finite(tiny_model):
+    z = torch.zeros(2, 64)
+    mask = torch.tensor([[False] * 64, [True] * 64])
+    out = tiny_model(z, mask)
+    assert torch.isfinite(out["reconstruction"]).all()
+
+
+@pytest.mark.parametrize("backbone", ["mixer", "transformer"])
+def test_both_backbones_fit_the_budget(backbone):
+    model = TinyModel(EncoderConfig(backbone=backbone, d_model=64, n_layers=6))
+    assert model.n_parameters() <= 1_500_000
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="multiple of 2 \\* patch_length"):
+        EncoderConfig(context_length=100, patch_length=8)
+    with pytest.raises(ValueError, match="backbone must be"):
+        EncoderConfig(backbone="lstm")
+    with pytest.raises(ValueError, match="unknown heads"):
+        TinyModel(TINY, heads=("nope",))
+
+
+def test_save_load_round_trip(tmp_path, tiny_model):
+    path = tiny_model.save(tmp_path / "m.pt")
+    loaded = TinyModel.load(path)
+    z, mask = torch.randn(2, 64), torch.rand(2, 64) < 0.5
+    with torch.no_grad():
+        assert torch.equal(tiny_model(z, mask)["reconstruction"], loaded(z, mask)["reconstruction"])
+
+
+def test_half_precision_save_is_close(tmp_path, tiny_model):
+    loaded = TinyModel.load(tiny_model.save(tmp_path / "m.pt", half=True))
+    z, mask = torch.randn(2, 64), torch.rand(2, 64) < 0.5
+    with torch.no_grad():
+        a, b = tiny_model(z, mask)["reconstruction"], loaded(z, mask)["reconstruction"]
+    assert torch.allclose(a, b, atol=1e-2)
+
+
+def test_corrupt_weights_are_refused(tmp_path, tiny_model):
+    path = tiny_model.save(tmp_path / "m.pt")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="checksum"):
+        TinyModel.load(path)
+
+
+def test_weights_of_the_wrong_shape_are_refused(tmp_path, tiny_model):
+    path = tiny_model.save(tmp_path / "m.pt")
+    other = TinyModel(EncoderConfig(context_length=64, d_model=8, n_layers=2, n_registers=2))
+    torch.save(other.state_dict(), path)
+    meta = path.with_suffix(".json")
+    text = meta.read_text()
+    import hashlib
+    import json
+
+    data = json.loads(text)
+    data["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="do not fit the config"):
+        TinyModel.load(path)
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="must both exist"):
+        TinyModel.load(tmp_path / "absent.pt")
+
+
+def test_standardize_is_invertible_and_safe_on_constants():
+    from tsheads.windows import standardize, unstandardize
+
+    values = np.array([[1e15, 1e15 + 2, 1e15 + 4, 0.0], [5.0, 5.0, 5.0, 5.0]])
+    mask = np.array([[False, False, False, True], [False] * 4])
+    z, loc, scale = standardize(values, mask)
+    assert np.isfinite(z).all() and z[0, 3] == 0.0
+    assert np.allclose(unstandardize(z, loc, scale)[0, :3], values[0, :3], rtol=0, atol=1e-1)
+    assert (z[1] == 0).all() and scale[1, 0] > 0

@@ -1,0 +1,67 @@
+import numpy as np
+import torch
+
+from tsheads.nn import EncoderConfig
+from tsheads.pretrain.train import TrainConfig, Trainer, losses, make_batch, run
+
+ENCODER = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2)
+
+
+def synthetic(n: int = 40, length: int = 128) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(length)
+    periods = rng.integers(4, 32, size=(n, 1))
+    return np.sin(2 * np.pi * t / periods) * rng.uniform(0.5, 2, (n, 1)) + rng.normal(0, 0.1,
+                                                                                      (n, length))
+
+
+def trainer(steps: int = 30, seed: int = 0) -> Trainer:
+    cfg = TrainConfig(steps=steps, batch_size=16, warmup=5, seed=seed, encoder=ENCODER,
+                      lr=3e-3)
+    corpus = {"short": [np.sin(np.arange(40) / 3.0)], "long": [np.cos(np.arange(300) / 7.0)]}
+    return Trainer(cfg, corpus, synthetic())
+
+
+def fixed_loss(tr: Trainer) -> float:
+    values = synthetic()[:16, :64]
+    hide = np.random.default_rng(123).random((16, 64)) < 0.3
+    tr.model.eval()
+    with torch.no_grad():
+        return float(losses(tr.model, make_batch(values, np.zeros_like(hide), hide))["time"])
+
+
+def test_a_tiny_run_lowers_the_loss():
+    tr = trainer(steps=60)
+    before = fixed_loss(tr)
+    for _ in range(60):
+        tr.train_step()
+    assert fixed_loss(tr) < 0.7 * before
+
+
+def test_training_is_deterministic_for_a_seed():
+    a, b = trainer(seed=3), trainer(seed=3)
+    for _ in range(5):
+        assert a.train_step() == b.train_step()
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = trainer(steps=10)
+    run(straight, tmp_path / "a.pt", progress=False)
+    interrupted = trainer(steps=10)
+    run(interrupted, tmp_path / "b.pt", progress=False, until=5)
+    resumed = trainer(steps=10)
+    resumed.load_state(torch.load(tmp_path / "b.ckpt", weights_only=True))
+    run(resumed, tmp_path / "b.pt", progress=False)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_missing_values_and_padding_never_enter_the_loss():
+    values = np.full((2, 64), np.nan)
+    values[0, 32:] = np.arange(32.0)
+    values[1] = np.arange(64.0)
+    hide = np.ones((2, 64), dtype=bool)
+    hide[:, ::2] = False
+    batch = make_batch(values, np.isnan(values), hide)
+    assert not batch.hidden[0, :32].any()
+    assert torch.isfinite(batch.z).all() and torch.isfinite(batch.target).all()

@@ -1,0 +1,130 @@
+"""The ``tsheads`` command line: parse -> read -> estimator -> write, no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PRETRAIN_EXAMPLE = """example:
+  tsheads pretrain --steps 10000 --out tsheads/weights/tiny.pt
+  (run it again with the same --out to resume from tiny.ckpt after an interruption)"""
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from tsheads.nn import EncoderConfig
+    from tsheads.pretrain import TrainConfig, pretrain
+
+    encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
+                            backbone=args.backbone, patch_length=args.patch_length)
+    cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                      lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder)
+    pretrain(cfg, Path(args.out), real=not args.synthetic_only)
+    print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
+    return 0
+
+
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="pretrain the encoder by masked reconstruction",
+                       epilog=PRETRAIN_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--steps", type=int, required=True, help="optimiser steps in total")
+    p.add_argument("--out", required=True, help="weights file to write (.pt)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--synthetic-share", type=float, default=0.3)
+    p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
+    p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--n-layers", type=int, default=6)
+    p.add_argument("--patch-length", type=int, default=8)
+    p.add_argument("--backbone", choices=("mixer", "transformer"), default="mixer")
+    p.set_defaults(func=_pretrain)
+
+
+IMPUTE_EXAMPLE = """example:
+  tsheads impute sensors.csv -o sensors-filled.csv --plot filled.png
+  (every empty cell is filled; observed cells are written back unchanged)"""
+
+
+def _impute(args: argparse.Namespace) -> int:
+    from tsheads import Imputer
+    from tsheads.data import read_csv
+
+    out = _check_output(args.output, args.force)
+    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    filled = Imputer(progress=len(frame) * frame.shape[1] > 1_000_000).fit_transform(frame)
+    filled.to_csv(out)
+    n = int(frame.isna().to_numpy().sum())
+    print(f"filled {n:,} missing values in {frame.shape[1]} columns; wrote {out}")
+    if args.plot:
+        from tsheads.plotting import plot_imputation
+
+        print(f"plot written to {plot_imputation(frame, filled, args.plot)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tsheads.demo import run
+
+    print(run(plot=None if args.no_plot else args.plot))
+    return 0
+
+
+def _check_output(path: str, force: bool) -> Path:
+    out = Path(path)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists; pass --force to overwrite it.")
+    return out
+
+
+def _columns(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _add_io(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="CSV file: a time column and one column per series")
+    p.add_argument("-o", "--output", required=True, help="CSV file to write")
+    p.add_argument("--time-col", help="name of the time column (default: detected)")
+    p.add_argument("--columns", help="comma-separated value columns to use (default: all)")
+    p.add_argument("--plot", help="also write a PNG picture of the result here")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+
+def _add_impute(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("impute", help="fill the gaps of a CSV zero-shot", epilog=IMPUTE_EXAMPLE,
+                       formatter_class=argparse.RawTextHelpFormatter)
+    _add_io(p)
+    p.set_defaults(func=_impute)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run tsheads on a real series shipped with statsmodels",
+                       epilog="example:\n  tsheads demo --plot demo.png",
+                       formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--plot", default="tsheads-demo.png", help="where to write the picture")
+    p.add_argument("--no-plot", action="store_true", help="print the summary only")
+    p.set_defaults(func=_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tsheads", description="Tiny pretrained time-series models on a CPU.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
+    _add_impute(sub)
+    _add_pretrain(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: errors in the user's input print one line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
+        print(f"tsheads {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

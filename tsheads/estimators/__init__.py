@@ -1,0 +1,5 @@
+"""scikit-learn compatible estimators built on the pretrained model."""
+
+from tsheads.estimators.imputer import Imputer
+
+__all__ = ["Imputer"]

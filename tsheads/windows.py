@@ -1,0 +1,98 @@
+"""Per-window scaling, windowing and stitching (numpy only, float64 throughout).
+
+Scaling happens here, outside the model, in float64 so that huge magnitudes (1e15) keep
+their precision; the model only ever sees the normalised window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CLIP = 20.0  # normalised values beyond this are clipped: spikes stay large but finite
+REL_FLOOR = 1e-4  # scale never drops below this share of |loc|: constant windows stay finite
+ABS_FLOOR = 1e-8
+
+
+def standardize(
+    values: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalise each row by the mean and spread of its visible values.
+
+    ``mask`` is True where a value is hidden or missing; those values do not enter the
+    statistics and come back as 0. Returns ``(z, loc, scale)`` with loc/scale of shape
+    (B, 1), so that ``unstandardize(z, loc, scale)`` inverts it exactly for unclipped values.
+    """
+    visible = ~mask
+    count = np.maximum(visible.sum(axis=1, keepdims=True), 1)
+    filled = np.where(visible, values, 0.0)
+    loc = filled.sum(axis=1, keepdims=True) / count
+    var = (np.where(visible, values - loc, 0.0) ** 2).sum(axis=1, keepdims=True) / count
+    scale = np.maximum(np.sqrt(var), ABS_FLOOR + REL_FLOOR * np.abs(loc))
+    z = np.where(visible, (filled - loc) / scale, 0.0)
+    return np.clip(z, -CLIP, CLIP), loc, scale
+
+
+def unstandardize(z: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The inverse of ``standardize``."""
+    return z * scale + loc
+
+
+def left_pad(series: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last ``length`` values of a series, left-padded with NaN; and the padding mask."""
+    window = np.full(length, np.nan)
+    tail = series[-length:]
+    window[length - len(tail):] = tail
+    pad = np.zeros(length, dtype=bool)
+    pad[: length - len(tail)] = True
+    return window, pad
+
+
+def window_starts(n: int, length: int, stride: int) -> np.ndarray:
+    """Start positions of windows of ``length`` covering 0..n, the last one flush with the end."""
+    if n <= length:
+        return np.zeros(1, dtype=int)
+    starts = np.arange(0, n - length + 1, stride)
+    if starts[-1] != n - length:
+        starts = np.append(starts, n - length)
+    return starts
+
+
+def tent(length: int) -> np.ndarray:
+    """Stitching weights: a value near a window's middle has context on both sides."""
+    steps = np.arange(length)
+    return np.minimum(steps + 1, length - steps).astype(np.float64)
+
+
+def cut_windows(
+    series: np.ndarray, length: int, stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a series into (N, length) windows; short series are left-padded with NaN.
+
+    Returns the windows, their padding mask and each window's start in the series
+    (negative when padded).
+    """
+    if len(series) < length:
+        window, pad = left_pad(series, length)
+        return window[None], pad[None], np.array([len(series) - length])
+    starts = window_starts(len(series), length, stride)
+    windows = np.stack([series[s : s + length] for s in starts])
+    return windows, np.zeros(windows.shape, dtype=bool), starts
+
+
+def stitch(
+    n: int, windows: np.ndarray, starts: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted average of overlapping (N, length) windows back onto a series of ``n`` steps.
+
+    ``weights`` is (N, length), zero where a window's value must not count. Returns the
+    stitched values and the total weight per step (0 where no window counted).
+    """
+    total = np.zeros(n)
+    weight = np.zeros(n)
+    length = windows.shape[1]
+    for window, start, w in zip(windows, starts, weights, strict=True):
+        lo = max(start, 0)
+        part = slice(lo - start, length)
+        total[lo : start + length] += np.nan_to_num(window[part]) * w[part]
+        weight[lo : start + length] += w[part]
+    return np.divide(total, weight, out=np.full(n, np.nan), where=weight > 0), weight
