@@ -8,7 +8,9 @@ import torch
 
 from tsheads.nn import EncoderConfig, TinyModel
 
-TINY = EncoderConfig(context_length=64, patch_length=8, d_model=16, n_layers=2, n_registers=2)
+TINY = EncoderConfig(
+    context_length=64, patch_length=8, d_model=16, n_layers=2, n_registers=2, horizon=16
+)
 
 
 def generate_series(n: int = 300, seed: int = 0, period: int = 24) -> np.ndarray:

@@ -4,7 +4,7 @@ import torch
 from tsheads.nn import EncoderConfig
 from tsheads.pretrain.train import TrainConfig, Trainer, losses, make_batch, run
 
-ENCODER = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2)
+ENCODER = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2, horizon=16)
 
 
 def synthetic(n: int = 40, length: int = 128) -> np.ndarray:
@@ -23,17 +23,18 @@ def trainer(steps: int = 30, seed: int = 0) -> Trainer:
 
 
 def fixed_loss(tr: Trainer) -> float:
-    values = synthetic()[:16, :64]
+    values = synthetic()[:16, :80]
     hide = np.random.default_rng(123).random((16, 64)) < 0.3
     tr.model.eval()
     with torch.no_grad():
-        return float(losses(tr.model, make_batch(values, np.zeros_like(hide), hide))["time"])
+        parts = losses(tr.model, make_batch(values[:, :64], values[:, 64:], hide))
+    return float(parts["time"] + parts["forecast"])
 
 
 def test_a_tiny_run_lowers_the_loss():
-    tr = trainer(steps=60)
+    tr = trainer(steps=120)
     before = fixed_loss(tr)
-    for _ in range(60):
+    for _ in range(120):
         tr.train_step()
     assert fixed_loss(tr) < 0.7 * before
 
@@ -62,6 +63,21 @@ def test_missing_values_and_padding_never_enter_the_loss():
     values[1] = np.arange(64.0)
     hide = np.ones((2, 64), dtype=bool)
     hide[:, ::2] = False
-    batch = make_batch(values, np.isnan(values), hide)
+    future = np.full((2, 16), np.nan)
+    future[1, :5] = 1.0
+    batch = make_batch(values, future, hide)
     assert not batch.hidden[0, :32].any()
     assert torch.isfinite(batch.z).all() and torch.isfinite(batch.target).all()
+    assert batch.future_known.sum() == 5 and batch.future_known[1, :5].all()
+
+
+def test_sampler_splits_context_and_future():
+    from tsheads.pretrain.sampler import WindowSampler
+
+    series = np.arange(1000.0)
+    sampler = WindowSampler({"a": [series]}, np.empty((0, 64)), 64, 16, 0.0,
+                            np.random.default_rng(0))
+    context, future = sampler.sample(32)
+    full = ~np.isnan(context[:, 0])
+    assert full.any()
+    assert np.all(future[full, 0] == context[full, -1] + 1)

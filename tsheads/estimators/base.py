@@ -61,20 +61,18 @@ def fine_tune(
     model: TinyModel, series: list[np.ndarray], steps: int, seed: int, batch_size: int = 32
 ) -> TinyModel:
     """Adapt ``model`` to the user's series by hiding observed values and reconstructing them."""
-    from tsheads.nn.masking import pretraining_mask
     from tsheads.pretrain.sampler import WindowSampler
-    from tsheads.pretrain.train import losses, make_batch, total_loss
+    from tsheads.pretrain.train import losses, sample_batch, total_loss
 
-    length = model.config.context_length
-    sampler = WindowSampler({"user": list(series)}, np.empty((0, length)), length, 0.0,
-                            np.random.default_rng(seed))
+    cfg = model.config
+    sampler = WindowSampler({"user": list(series)}, np.empty((0, cfg.context_length)),
+                            cfg.context_length, cfg.horizon, 0.0, np.random.default_rng(seed))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     model.train()
     for _ in range(steps):
-        values, pad = sampler.sample(batch_size)
-        hide = pretraining_mask(values.shape, model.config.patch_length, generator).numpy()
-        loss = total_loss(losses(model, make_batch(values, pad, hide)))
+        batch = sample_batch(sampler, batch_size, cfg.patch_length, generator)
+        loss = total_loss(losses(model, batch))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -38,7 +38,21 @@ class SpectrumHead(nn.Module):
         return parts.transpose(1, 2).reshape(batch, 2, -1)  # (B, 2, L/2)
 
 
+class ForecastHead(nn.Module):
+    """Direct forecast: the next ``config.horizon`` steps at once, from every token."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.squeeze = nn.Linear(config.d_model, config.patch_length)
+        self.proj = nn.Linear(config.n_tokens * config.patch_length, config.horizon)
+
+    def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, H)
+        tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
+        return self.proj(self.squeeze(tokens).flatten(1))  # (B, T * p) -> (B, H)
+
+
 HEADS: dict[str, type[nn.Module]] = {
     "reconstruction": ReconstructionHead,
     "spectrum": SpectrumHead,
+    "forecast": ForecastHead,
 }

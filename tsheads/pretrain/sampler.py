@@ -1,7 +1,8 @@
 """Draw pretraining windows: per dataset first, then per series, then a random crop.
 
 Sampling per dataset keeps big collections (air quality holds 42 % of the points) from
-dominating; a share of windows comes from a fixed pool of synthetic series.
+dominating; a share of windows comes from a fixed pool of synthetic series. Each crop is
+split into a context (left-padded to L) and the future that follows it (right-padded to H).
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 import numpy as np
 
 SHORT_CONTEXT_SHARE = 0.1  # windows cropped shorter than the context, to learn padding
+MIN_CONTEXT = 16  # a crop keeps at least this many steps of context before its future
 
 
 class WindowSampler:
-    """Yields (values, pad) batches of shape (B, L); values hold NaN where missing or padded."""
+    """Yields (context (B, L), future (B, H)) batches, NaN where missing or padded."""
 
     def __init__(
         self,
         corpus: dict[str, list[np.ndarray]],
         synthetic: np.ndarray,
         length: int,
+        horizon: int,
         synthetic_share: float,
         rng: np.random.Generator,
     ) -> None:
@@ -28,6 +31,7 @@ class WindowSampler:
         self.weights = np.sqrt(points) / np.sqrt(points).sum()
         self.synthetic = synthetic
         self.length = length
+        self.horizon = horizon
         self.synthetic_share = synthetic_share
         self.rng = rng
 
@@ -38,21 +42,23 @@ class WindowSampler:
         series = self.corpus[name]
         return series[self.rng.integers(len(series))]
 
-    def _crop(self, series: np.ndarray) -> np.ndarray:
-        """A random window of at most ``length`` steps, shorter now and then."""
-        length = self.length
+    def _crop(self, series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A random context of at most L steps (shorter now and then) and its future."""
+        context = self.length
         if self.rng.random() < SHORT_CONTEXT_SHARE:
-            length = int(self.rng.integers(self.length // 16, self.length))
-        if len(series) <= length:
-            return series
-        start = int(self.rng.integers(0, len(series) - length + 1))
-        return series[start : start + length]
+            context = int(self.rng.integers(self.length // 16, self.length))
+        total = context + self.horizon
+        if len(series) > total:
+            start = int(self.rng.integers(0, len(series) - total + 1))
+            series = series[start : start + total]
+        future = min(self.horizon, max(0, len(series) - MIN_CONTEXT))
+        return series[: len(series) - future], series[len(series) - future :]
 
     def sample(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        values = np.full((batch, self.length), np.nan)
-        pad = np.ones((batch, self.length), dtype=bool)
+        contexts = np.full((batch, self.length), np.nan)
+        futures = np.full((batch, self.horizon), np.nan)
         for row in range(batch):
-            window = self._crop(self._pick_series())
-            values[row, self.length - len(window) :] = window
-            pad[row, self.length - len(window) :] = False
-        return values, pad
+            context, future = self._crop(self._pick_series())
+            contexts[row, self.length - len(context) :] = context
+            futures[row, : len(future)] = future
+        return contexts, futures

@@ -20,9 +20,11 @@ from tsheads.nn import EncoderConfig, TinyModel
 from tsheads.nn.encoder import fill_linear, spectrum
 from tsheads.nn.masking import pretraining_mask
 from tsheads.pretrain.sampler import WindowSampler
-from tsheads.windows import standardize
+from tsheads.windows import CLIP, standardize
 
 SPECTRUM_WEIGHT = 0.5
+FORECAST_WEIGHT = 0.5
+CLEAN_SHARE = 0.3  # rows shown with nothing hidden: forecasting sees clean contexts too
 MIN_VISIBLE = 16  # rows with fewer visible values teach nothing and are dropped from the loss
 
 
@@ -52,43 +54,64 @@ class Batch:
     target: torch.Tensor  # normalised true values, 0 where missing
     hidden: torch.Tensor  # True where a value was observed and then hidden: the loss points
     known: torch.Tensor  # True where the true value exists (not missing, not padding)
+    future: torch.Tensor  # (B, H) normalised values after the context, 0 where unknown
+    future_known: torch.Tensor  # (B, H) True where the future value exists
 
 
-def make_batch(values: np.ndarray, pad: np.ndarray, hide: np.ndarray) -> Batch:
+def make_batch(context: np.ndarray, future: np.ndarray, hide: np.ndarray) -> Batch:
     """Hide values, normalise by the visible ones and keep the truth as the target."""
-    known = ~np.isnan(values)
+    known = ~np.isnan(context)
     hidden = hide & known
     mask = ~known | hidden
-    z, loc, scale = standardize(values, mask)
-    target = np.clip(np.where(known, (np.nan_to_num(values) - loc) / scale, 0.0), -20, 20)
-    visible_rows = (~mask).sum(axis=1) >= MIN_VISIBLE
-    hidden &= visible_rows[:, None]
+    z, loc, scale = standardize(context, mask)
+    usable = ((~mask).sum(axis=1) >= MIN_VISIBLE)[:, None]
+    future_known = ~np.isnan(future) & usable
     as_t = torch.from_numpy
     return Batch(
         z=as_t(z).float(),
         mask=as_t(mask),
-        target=as_t(target).float(),
-        hidden=as_t(hidden),
-        known=as_t(known & visible_rows[:, None]),
+        target=as_t(_normalise(context, known, loc, scale)).float(),
+        hidden=as_t(hidden & usable),
+        known=as_t(known & usable),
+        future=as_t(_normalise(future, future_known, loc, scale)).float(),
+        future_known=as_t(future_known),
     )
 
 
+def _normalise(values: np.ndarray, known: np.ndarray, loc: np.ndarray, scale: np.ndarray):
+    return np.clip(np.where(known, (np.nan_to_num(values) - loc) / scale, 0.0), -CLIP, CLIP)
+
+
+def sample_batch(
+    sampler: WindowSampler, size: int, patch_length: int, generator: torch.Generator
+) -> Batch:
+    """Draw windows and hide values in all rows but a clean share."""
+    context, future = sampler.sample(size)
+    hide = pretraining_mask(context.shape, patch_length, generator)
+    clean = torch.rand(size, generator=generator) < CLEAN_SHARE  # (B,)
+    return make_batch(context, future, (hide & ~clean[:, None]).numpy())
+
+
 def losses(model: TinyModel, batch: Batch) -> dict[str, torch.Tensor]:
-    """Masked time reconstruction MSE and full-window spectrum MSE."""
+    """Masked time reconstruction, full-window spectrum and direct forecast MSEs."""
     out = model(batch.z, batch.mask)
     hidden = batch.hidden.float()
     time_err = (out["reconstruction"] - batch.target) ** 2 * hidden
     truth = spectrum(fill_linear(batch.target, ~batch.known))  # (B, 2, L/2)
     rows = batch.known.any(dim=1).float()[:, None, None]
     spec_err = (out["spectrum"] - truth) ** 2 * rows
+    future_known = batch.future_known.float()
+    forecast_err = (out["forecast"] - batch.future) ** 2 * future_known
     return {
         "time": time_err.sum() / hidden.sum().clamp(min=1),
         "spectrum": spec_err.sum() / (rows.sum() * truth[0].numel()).clamp(min=1),
+        "forecast": forecast_err.sum() / future_known.sum().clamp(min=1),
     }
 
 
 def total_loss(parts: dict[str, torch.Tensor]) -> torch.Tensor:
-    return parts["time"] + SPECTRUM_WEIGHT * parts["spectrum"]
+    return (parts["time"] + SPECTRUM_WEIGHT * parts["spectrum"]
+            + FORECAST_WEIGHT * parts["forecast"])
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -112,17 +135,17 @@ class Trainer:
         )
         self.rng = np.random.default_rng(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        enc = cfg.encoder
         self.sampler = WindowSampler(
-            corpus, synthetic, cfg.encoder.context_length, cfg.synthetic_share, self.rng
+            corpus, synthetic, enc.context_length, enc.horizon, cfg.synthetic_share, self.rng
         )
         self.step = 0
         self.history: list[dict] = []
         self.seconds = 0.0
 
     def next_batch(self) -> Batch:
-        values, pad = self.sampler.sample(self.cfg.batch_size)
-        hide = pretraining_mask(values.shape, self.cfg.encoder.patch_length, self.generator)
-        return make_batch(values, pad, hide.numpy())
+        return sample_batch(self.sampler, self.cfg.batch_size, self.cfg.encoder.patch_length,
+                            self.generator)
 
     def train_step(self) -> dict[str, float]:
         for group in self.optimizer.param_groups:
@@ -178,7 +201,7 @@ def run(
         parts = trainer.train_step()
         trainer.seconds += time.perf_counter() - started
         window.append(parts)
-        loss = parts["time"] + SPECTRUM_WEIGHT * parts["spectrum"]
+        loss = float(total_loss({k: torch.tensor(v) for k, v in parts.items()}))
         running = loss if running is None else 0.98 * running + 0.02 * loss
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
