@@ -323,12 +323,9 @@ def run_measured(cmd: list[str]) -> tuple[float, float]:
 
 
 def cli_command(weights: str | None, src: Path, dst: Path) -> list[str]:
-    """``tsheads impute src -o dst``; with other weights, the same CLI pointed at them."""
-    if weights is None:
-        return ["tsheads", "impute", str(src), "-o", str(dst)]
-    shim = ("import sys; import tsheads.runtime as r; r.WEIGHTS = r.Path(sys.argv[1]); "
-            "from tsheads.cli import main; sys.exit(main(sys.argv[2:]))")
-    return [sys.executable, "-c", shim, weights, "impute", str(src), "-o", str(dst)]
+    """``tsheads impute src -o dst``, with ``--weights`` when other weights are benchmarked."""
+    command = ["tsheads", "impute", str(src), "-o", str(dst)]
+    return command if weights is None else [*command, "--weights", weights]
 
 
 PANDAS_SCRIPT = ("import sys, pandas as pd; pd.read_csv(sys.argv[1], index_col=0, "

@@ -52,7 +52,8 @@ def _impute(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, args.force)
     frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
-    filled = Imputer(progress=len(frame) * frame.shape[1] > 1_000_000).fit_transform(frame)
+    imputer = Imputer(weights=args.weights, progress=frame.size > 1_000_000)
+    filled = imputer.fit_transform(frame)
     filled.to_csv(out)
     n = int(frame.isna().to_numpy().sum())
     print(f"filled {n:,} missing values in {frame.shape[1]} columns; wrote {out}")
@@ -88,6 +89,7 @@ def _add_io(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", help="comma-separated value columns to use (default: all)")
     p.add_argument("--plot", help="also write a PNG picture of the result here")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--weights", help="model weights (.pt) to use instead of the shipped ones")
 
 
 def _add_impute(sub: argparse._SubParsersAction) -> None:
