@@ -48,7 +48,7 @@ IMPUTE_EXAMPLE = """example:
 
 def _impute(args: argparse.Namespace) -> int:
     from tsheads import Imputer
-    from tsheads.data import read_csv
+    from tsheads.csvio import read_csv
 
     out = _check_output(args.output, args.force)
     frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))

@@ -1,0 +1,187 @@
+"""Reading CSV files into frames that `tsheads.data.to_panel` understands.
+
+Errors name the file, the line (1-based, header included) and the column, so a user can
+open the file at the right place.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds")
+_LONG_CSV = ("unique_id", "ds", "y")
+
+
+def _first(mask: np.ndarray) -> int | None:
+    return int(mask.argmax()) if mask.any() else None
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    time_col: str | None = None,
+    columns: list[str] | None = None,
+    sep: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV into a wide frame indexed by time, ready for `to_panel`.
+
+    Parameters
+    ----------
+    path : str or Path
+    time_col : str, optional
+        The time column. By default the first column named date, datetime, timestamp, time
+        or ds (any case), else the first column when every cell parses as a timestamp, else
+        none (a RangeIndex). Integer time columns stay integers; mixed UTC offsets become UTC.
+    columns : list of str, optional
+        Value columns to keep (default: all others).
+    sep : str, optional
+        Delimiter; sniffed among comma, semicolon and tab by default.
+
+    Returns
+    -------
+    DataFrame
+        Wide, unless the file has unique_id, ds and y columns: then it stays long, sorted by
+        id and time.
+
+    Raises
+    ------
+    FileNotFoundError
+        When `path` does not exist.
+    ValueError
+        One line naming the file, the line (1-based, header included, assuming no blank
+        lines) and the column: unknown columns, unparsable timestamps, non-numeric cells, a
+        wrong delimiter.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: '{path}'")
+    sep = sep or _sniff(path)
+    try:
+        df = pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty; expected a header and data rows.") from None
+    except pd.errors.ParserError as err:
+        msg = str(err).strip().splitlines()[-1]
+        raise ValueError(f"{path}: cannot parse the file ({msg}); check sep=.") from None
+    _check_delimiter(df, path, sep)
+    if df.empty:
+        raise ValueError(f"{path}: the file has a header but no data rows.")
+    if all(c in df.columns for c in _LONG_CSV):
+        return _long_csv(df, path)
+    return _numeric_cells(_select(_wide_csv(df, path, time_col), path, columns), path)
+
+
+def _sniff(path: Path) -> str:
+    """The delimiter of the first lines, among comma, semicolon and tab; comma when unsure."""
+    with path.open(newline="") as fh:
+        sample = "".join(itertools.islice(fh, 50))
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
+    if len(df.columns) != 1:
+        return
+    header = str(df.columns[0])
+    for other in (",", ";", "\t"):
+        if other != sep and other in header:
+            raise ValueError(
+                f"{path}: parsed into one column {header!r} although the header contains "
+                f"{other!r}; pass sep={other!r}."
+            )
+
+
+def _wide_csv(df: pd.DataFrame, path: Path, time_col: str | None) -> pd.DataFrame:
+    """Move the time column (if any) into the index."""
+    col = _time_column(df, path, time_col)
+    if col is not None:
+        times = df[col]
+        if not pd.api.types.is_integer_dtype(times.dtype):
+            times = _parse_times(times, path, col)
+        df = df.drop(columns=col).set_axis(pd.Index(times, name=col), axis=0)
+    return df
+
+
+def _time_column(df: pd.DataFrame, path: Path, time_col: str | None) -> Any:
+    if time_col is not None:
+        if time_col not in df.columns:
+            raise ValueError(
+                f"{path}: no time column {time_col!r}; available columns: "
+                f"{', '.join(map(str, df.columns))}."
+            )
+        return time_col
+    for col in df.columns:
+        if str(col).lower() in _TIME_NAMES:
+            return col
+    first = df[df.columns[0]]
+    if pd.api.types.is_numeric_dtype(first.dtype):
+        return None
+    return df.columns[0] if _to_datetime(first).notna().all() else None
+
+
+def _to_datetime(col: pd.Series) -> pd.Series:
+    """Parse timestamps leniently (bad cells become NaT); mixed UTC offsets convert to UTC."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return pd.to_datetime(col, errors="coerce")
+        except (TypeError, ValueError):
+            return pd.to_datetime(col, errors="coerce", utc=True)
+
+
+def _parse_times(col: pd.Series, path: Path, name: Any) -> pd.Series:
+    times = _to_datetime(col)
+    bad = times.isna().to_numpy()
+    if bad.any():
+        i = int(bad.argmax())
+        raise ValueError(
+            f"{path}, line {i + 2}, column {name!r}: cannot parse timestamp {col.iloc[i]!r}; "
+            "fix the cell or choose the time column with time_col=."
+        )
+    return times
+
+
+def _numeric_cells(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Every value cell must be a number or empty; the first bad cell is reported."""
+    for col in df.columns:
+        if pd.api.types.is_numeric_dtype(df[col].dtype):
+            continue
+        numbers = pd.to_numeric(df[col], errors="coerce")
+        i = _first((numbers.isna() & df[col].notna()).to_numpy())
+        if i is None:
+            df = df.assign(**{col: numbers})
+            continue
+        raise ValueError(
+            f"{path}, line {i + 2}, column {col!r}: non-numeric value {df[col].iloc[i]!r}; "
+            "fix the cell or pick value columns with columns= (--columns on the command line)."
+        )
+    return df
+
+
+def _select(df: pd.DataFrame, path: Path, columns: list[str] | None) -> pd.DataFrame:
+    if columns is None:
+        return df
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: no column(s) {', '.join(map(repr, missing))}; available value columns: "
+            f"{', '.join(map(str, df.columns))}."
+        )
+    return df[list(columns)]
+
+
+def _long_csv(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Parse ds (unless integer), check y, sort by id then time."""
+    if not pd.api.types.is_integer_dtype(df["ds"].dtype):
+        df = df.assign(ds=_parse_times(df["ds"], path, "ds"))
+    _numeric_cells(df[["y"]], path)
+    return df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
