@@ -67,7 +67,7 @@ def _impute(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from tsheads.demo import run
 
-    print(run(plot=None if args.no_plot else args.plot))
+    print(run(plot=None if args.no_plot else args.plot, weights=args.weights))
     return 0
 
 
@@ -105,6 +105,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--plot", default="tsheads-demo.png", help="where to write the picture")
     p.add_argument("--no-plot", action="store_true", help="print the summary only")
+    p.add_argument("--weights", help="model weights (.pt) to use instead of the shipped ones")
     p.set_defaults(func=_demo)
 
 

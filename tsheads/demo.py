@@ -39,7 +39,7 @@ def _unchanged(before: pd.Series, after: pd.Series) -> bool:
     return bool((after[kept] == before[kept]).all())
 
 
-def run(plot: str | Path | None = "tsheads-demo.png") -> str:
+def run(plot: str | Path | None = "tsheads-demo.png", weights: str | None = None) -> str:
     """Run the demo and return its printed summary."""
     from tsheads import Imputer
 
@@ -47,7 +47,7 @@ def run(plot: str | Path | None = "tsheads-demo.png") -> str:
     hidden = hide(truth)
     scored = hidden["co2"].isna() & truth["co2"].notna()
     started = time.perf_counter()
-    filled = Imputer().fit_transform(hidden)
+    filled = Imputer(weights=weights).fit_transform(hidden)
     seconds = time.perf_counter() - started
     linear = hidden.interpolate(limit_direction="both")
     err = {name: (out["co2"] - truth["co2"])[scored] for name, out in

@@ -1,0 +1,91 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import generate_series
+
+from tsheads.cli import main
+
+
+def gappy_csv(path, n: int = 200, sep: str = ",") -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {"a": generate_series(n, seed=1), "b": generate_series(n, seed=2)},
+        index=pd.date_range("2024-01-01", periods=n, freq="h", name="date"),
+    )
+    frame.iloc[10:20, 0] = np.nan
+    frame.iloc[::7, 1] = np.nan
+    frame.to_csv(path, sep=sep)
+    return frame
+
+
+def test_impute_writes_a_filled_csv(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    original = gappy_csv(src)
+    assert main(["impute", str(src), "-o", str(dst), "--weights", tiny_weights]) == 0
+    out = pd.read_csv(dst, index_col="date", parse_dates=True)
+    assert not out.isna().any().any() and list(out.columns) == ["a", "b"]
+    kept = original.notna()
+    assert np.allclose(out[kept].fillna(0), original[kept].fillna(0))
+    assert "filled" in capsys.readouterr().out
+
+
+def test_impute_selects_columns_and_reads_semicolons(tmp_path, tiny_weights):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    gappy_csv(src, sep=";")
+    args = ["impute", str(src), "-o", str(dst), "--columns", "b", "--weights", tiny_weights]
+    assert main(args) == 0
+    assert list(pd.read_csv(dst).columns) == ["date", "b"]
+
+
+def test_existing_output_needs_force(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    gappy_csv(src)
+    dst.write_text("keep me")
+    assert main(["impute", str(src), "-o", str(dst), "--weights", tiny_weights]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert dst.read_text() == "keep me"
+    assert main(["impute", str(src), "-o", str(dst), "--force", "--weights", tiny_weights]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,a\n2024-01-01 00:00,1\n2024-01-01 01:00,x\n", "non-numeric"),
+        ("date,a\n2024-01-01 00:00,1\nnot a date,2\n", "line 3"),
+        ("", "empty"),
+    ],
+)
+def test_bad_csv_gives_one_line_and_status_2(tmp_path, capsys, text, message):
+    src = tmp_path / "bad.csv"
+    src.write_text(text)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsheads impute: error:") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_missing_input_file(tmp_path, capsys):
+    assert main(["impute", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_help_shows_an_example(capsys):
+    for command in ("impute", "demo", "pretrain"):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        assert "example:" in capsys.readouterr().out
+
+
+def test_plot_is_written(tmp_path, tiny_weights):
+    pytest.importorskip("matplotlib")
+    src, dst, png = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "p.png"
+    gappy_csv(src)
+    args = ["impute", str(src), "-o", str(dst), "--plot", str(png), "--weights", tiny_weights]
+    assert main(args) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_runs_on_co2(tiny_weights, capsys):
+    assert main(["demo", "--no-plot", "--weights", tiny_weights]) == 0
+    out = capsys.readouterr().out
+    assert "Mauna Loa" in out and "observed values unchanged: True" in out
