@@ -8,18 +8,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["Imputer", "load_model"]
+__all__ = ["Forecaster", "Imputer", "load_model"]
 
 if TYPE_CHECKING:
-    from tsheads.estimators import Imputer
+    from tsheads.estimators import Forecaster, Imputer
     from tsheads.runtime import load_model
 
 
 def __getattr__(name: str):
-    if name == "Imputer":
-        from tsheads.estimators import Imputer
+    if name in ("Forecaster", "Imputer"):
+        from tsheads import estimators
 
-        return Imputer
+        return getattr(estimators, name)
     if name == "load_model":
         from tsheads.runtime import load_model
 

@@ -29,6 +29,31 @@ def load_model(path: str | Path | None = None) -> TinyModel:
     return _load_cached(str(Path(path) if path is not None else WEIGHTS))
 
 
+def run_head(
+    model: TinyModel,
+    head: str,
+    values: np.ndarray,
+    mask: np.ndarray,
+    *,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> np.ndarray:
+    """One head's output for (N, L) windows, mapped back to each window's original scale.
+
+    ``mask`` is True where a value is hidden or missing; hidden values are ignored.
+    """
+    outs = []
+    model.eval()
+    starts = range(0, len(values), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
+            rows = slice(start, start + batch_size)
+            z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
+            out = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))[head]
+            outs.append(unstandardize(out.double().numpy(), loc, scale))
+    return np.concatenate(outs) if outs else np.empty((0, 0))
+
+
 def reconstruct(
     model: TinyModel,
     values: np.ndarray,
@@ -39,16 +64,25 @@ def reconstruct(
 ) -> np.ndarray:
     """Reconstruct (N, L) windows from their visible values; ``mask`` is True where hidden.
 
-    Returns (N, L) in the original scale. Observed values are returned as the model
-    reconstructs them; callers that must keep them put them back.
+    Observed values come back as the model reconstructs them; callers that must keep
+    them put them back.
     """
-    out = np.empty(values.shape, dtype=np.float64)
-    model.eval()
-    with torch.inference_mode():
-        starts = range(0, len(values), batch_size)
-        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
-            rows = slice(start, start + batch_size)
-            z, loc, scale = standardize(values[rows], mask[rows])
-            heads = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))
-            out[rows] = unstandardize(heads["reconstruction"].double().numpy(), loc, scale)
-    return out
+    return run_head(model, "reconstruction", values, mask, batch_size=batch_size,
+                    progress=progress)
+
+
+def forecast(
+    model: TinyModel, contexts: np.ndarray, horizon: int, *, batch_size: int = 256
+) -> np.ndarray:
+    """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown.
+
+    Horizons past the direct head's reach are rolled out: the forecast is appended to the
+    context and the window encoded again.
+    """
+    window = np.array(contexts, dtype=np.float64)
+    parts: list[np.ndarray] = []
+    while sum(p.shape[1] for p in parts) < horizon:
+        step = run_head(model, "forecast", window, np.isnan(window), batch_size=batch_size)
+        parts.append(step)
+        window = np.concatenate([window, step], axis=1)[:, -window.shape[1] :]
+    return np.concatenate(parts, axis=1)[:, :horizon]

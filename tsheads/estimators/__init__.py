@@ -1,5 +1,6 @@
 """scikit-learn compatible estimators built on the pretrained model."""
 
+from tsheads.estimators.forecaster import Forecaster
 from tsheads.estimators.imputer import Imputer
 
-__all__ = ["Imputer"]
+__all__ = ["Forecaster", "Imputer"]

@@ -1,0 +1,137 @@
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import generate_series
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from tsheads import Forecaster
+
+
+def wide(n: int = 200) -> pd.DataFrame:
+    data = {"a": generate_series(n, seed=1), "b": generate_series(n, seed=2)}
+    return pd.DataFrame(data, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+def long() -> pd.DataFrame:
+    parts = []
+    for uid, n, start in (("x", 120, "2024-01-01"), ("y", 90, "2024-01-03")):
+        ds = pd.date_range(start, periods=n, freq="D")
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": generate_series(n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_long_output_drops_into_statsforecast_code(tiny_weights):
+    out = Forecaster(weights=tiny_weights).fit(long()).predict(5, level=[80])
+    assert list(out.columns) == ["unique_id", "ds", "tsheads", "tsheads-lo-80", "tsheads-hi-80"]
+    assert len(out) == 10
+    first_x = out.loc[out["unique_id"] == "x", "ds"].iloc[0]
+    first_y = out.loc[out["unique_id"] == "y", "ds"].iloc[0]
+    assert first_x == pd.Timestamp("2024-01-01") + pd.Timedelta(days=120)
+    assert first_y == pd.Timestamp("2024-01-03") + pd.Timedelta(days=90)
+    assert (out["tsheads-lo-80"] <= out["tsheads-hi-80"]).all()
+
+
+def test_wide_output_has_future_index(tiny_weights):
+    frame = wide()
+    out = Forecaster(weights=tiny_weights).fit(frame).predict(7)
+    assert list(out.columns) == ["a", "b"]
+    assert out.index[0] == frame.index[-1] + pd.Timedelta(hours=1) and len(out) == 7
+
+
+def test_array_in_array_out(tiny_weights):
+    values = np.stack([generate_series(100, seed=s) for s in range(3)], axis=1)
+    out = Forecaster(weights=tiny_weights).fit(values).predict(4)
+    assert isinstance(out, np.ndarray) and out.shape == (4, 3)
+
+
+def test_quantiles_are_monotone_and_named(tiny_weights):
+    qs = [0.1, 0.25, 0.5, 0.75, 0.9]
+    out = Forecaster(weights=tiny_weights).fit(long()).predict(6, quantiles=qs)
+    cols = [f"tsheads-q{q:g}" for q in qs]
+    assert cols == [c for c in out.columns if "-q" in c]
+    assert (np.diff(out[cols].to_numpy(), axis=1) >= 0).all()
+
+
+def test_long_horizon_rolls_out_with_a_warning(tiny_weights):
+    fitted = Forecaster(weights=tiny_weights).fit(wide())
+    with pytest.warns(UserWarning, match="beyond the direct head"):
+        out = fitted.predict(40)
+    assert len(out) == 40 and np.isfinite(out.to_numpy()).all()
+
+
+@pytest.mark.parametrize(
+    ("horizon", "error", "match"),
+    [(0, ValueError, "positive int"), (-3, ValueError, "positive int"),
+     (2.5, TypeError, "positive int"), (True, TypeError, "positive int")],
+)
+def test_bad_horizons(tiny_weights, horizon, error, match):
+    fitted = Forecaster(weights=tiny_weights).fit(wide())
+    with pytest.raises(error, match=match):
+        fitted.predict(horizon)
+
+
+def test_bad_levels_and_params(tiny_weights):
+    fitted = Forecaster(weights=tiny_weights).fit(wide())
+    with pytest.raises(ValueError, match="level must be a number in"):
+        fitted.predict(3, level=[120])
+    with pytest.raises(ValueError, match="quantile must be a number in"):
+        fitted.predict(3, quantiles=[1.5])
+    with pytest.raises(ValueError, match="head must be one of"):
+        Forecaster(weights=tiny_weights, head="fourier").fit(wide())
+    with pytest.raises(ValueError, match="context_length must be an int"):
+        Forecaster(weights=tiny_weights, context_length=4).fit(wide())
+    with pytest.raises(NotFittedError):
+        Forecaster().predict(3)
+
+
+def test_short_series_is_named(tiny_weights):
+    frame = long()
+    frame = frame[(frame["unique_id"] == "x") | (frame.index < 130)]
+    with pytest.raises(ValueError, match="series 'y' has 10 observed values"):
+        Forecaster(weights=tiny_weights).fit(frame)
+
+
+def test_constant_series_forecasts_the_constant(tiny_weights):
+    frame = pd.DataFrame({"c": np.full(80, 7.0)}, index=pd.RangeIndex(80))
+    out = Forecaster(weights=tiny_weights).fit(frame).predict(5, level=[90])
+    assert np.allclose(out.xs("c", axis=1, level=0).to_numpy(), 7.0, atol=1e-2)
+
+
+def test_stateless_forecast_equals_fit_predict(tiny_weights):
+    f = Forecaster(weights=tiny_weights)
+    a = f.forecast(long(), 5, quantiles=[0.5])
+    b = Forecaster(weights=tiny_weights).fit(long()).predict(5, quantiles=[0.5])
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_sklearn_conventions(tiny_weights):
+    f = Forecaster(weights=tiny_weights, context_length=64)
+    assert clone(f).get_params() == f.get_params()
+    assert f.set_params(alias="m").alias == "m"
+    out = f.fit(long()).predict(3)
+    assert "m" in out.columns
+
+
+def test_fine_tuning_reports_and_keeps_the_better_model(tiny_weights):
+    f = Forecaster(weights=tiny_weights, fine_tune_steps=3).fit(wide())
+    report = f.fine_tune_report_
+    assert report["kept"] in ("pretrained", "fine-tuned")
+    assert set(report["holdout_mse"]) == {"pretrained", "fine-tuned"}
+
+
+def test_pickled_forecaster_predicts_identically_in_another_process(tiny_weights, tmp_path):
+    fitted = Forecaster(weights=tiny_weights).fit(long())
+    expected = fitted.predict(5, level=[80])
+    path = tmp_path / "f.pkl"
+    path.write_bytes(pickle.dumps(fitted))
+    script = (
+        "import pickle, sys; f = pickle.loads(open(sys.argv[1], 'rb').read()); "
+        "f.predict(5, level=[80]).to_pickle(sys.argv[2])"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "o.pkl")], check=True)
+    pd.testing.assert_frame_equal(pd.read_pickle(tmp_path / "o.pkl"), expected)

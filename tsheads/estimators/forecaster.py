@@ -1,0 +1,259 @@
+"""Forecaster: zero-shot point and quantile forecasts behind ``fit(df).predict(horizon)``."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+from scipy.stats import norm
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from tsheads.estimators.base import ModelMixin, fine_tune
+from tsheads.nn import TinyModel
+from tsheads.runtime import forecast
+from tsheads.windows import left_pad, standardize
+
+HEADS = ("auto", "direct")
+MIN_HISTORY = 16  # observed values a series needs before it can be forecast
+BACKTEST_ORIGINS = 4  # per series, for the error quantiles behind intervals
+MIN_BACKTESTS = 30  # fewer pooled backtests than this: intervals from a random-walk rule
+
+
+class Forecaster(ModelMixin, BaseEstimator):
+    """Forecast every series of a frame with the pretrained encoder's forecast head.
+
+    ``fit`` keeps the history of every series (and fine-tunes a copy of the model on it if
+    asked); ``predict(horizon)`` forecasts from the last ``context_length`` steps of each.
+    The direct head reaches ``H_max`` = 96 steps; longer horizons roll it forward on its own
+    forecasts, with a warning. Quantiles and intervals come from the model's own errors on
+    backtests at the end of each history, pooled over series and scaled per series, so
+    they are calibrated to the data at hand (split-conformal style).
+
+    Parameters
+    ----------
+    context_length : int
+        History steps used per forecast, at most the model's 512.
+    head : {"auto", "direct"}
+        Forecast head. These weights carry the direct head; "auto" picks it.
+    fine_tune_steps : int
+        If positive, ``fit`` adapts a copy of the model to the history (earlier part for
+        training, the last part to check) and keeps it only if it forecasts that part better.
+    batch_size : int
+        Windows per model call.
+    weights : str or None
+        Path to model weights; None uses the shipped pretrained model.
+    alias : str
+        Name of the forecast column, and prefix of interval and quantile columns.
+    n_threads : int or None
+        Torch threads while running; None keeps torch's setting.
+    random_state : int
+        Seed of fine-tuning.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from tsheads import Forecaster
+    >>> t = np.arange(400.0)
+    >>> df = pd.DataFrame({"y": 10 + np.sin(2 * np.pi * t / 24)},
+    ...                   index=pd.date_range("2024", periods=400, freq="h"))
+    >>> out = Forecaster().fit(df).predict(24, level=[80])
+    >>> list(out.columns)
+    [('y', 'tsheads'), ('y', 'tsheads-lo-80'), ('y', 'tsheads-hi-80')]
+    """
+
+    def __init__(
+        self,
+        *,
+        context_length: int = 512,
+        head: str = "auto",
+        fine_tune_steps: int = 0,
+        batch_size: int = 256,
+        weights: str | None = None,
+        alias: str = "tsheads",
+        n_threads: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.context_length = context_length
+        self.head = head
+        self.fine_tune_steps = fine_tune_steps
+        self.batch_size = batch_size
+        self.weights = weights
+        self.alias = alias
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def fit(self, X, y=None, **frame_kwargs) -> Forecaster:
+        """Check the parameters and the frame, keep each series' history; returns self."""
+        self._validate_common()
+        self._validate_forecast_params()
+        panel = self._panel(X, frame_kwargs)
+        _check_history(panel)
+        model = _load(self.weights)
+        self.context_length_ = min(self.context_length, model.config.context_length)
+        self.head_ = "direct"
+        self.fine_tune_report_ = None
+        if self.fine_tune_steps:
+            with self._threads():
+                model, self.fine_tune_report_ = self._fine_tuned(model, panel.values)
+        self.model_ = model
+        self.panel_ = panel
+        return self
+
+    def predict(self, horizon: int, *, level=None, quantiles=None):
+        """Forecast ``horizon`` steps after each series, in the layout that came in.
+
+        Long frames get columns ``unique_id, ds, <alias>`` plus ``<alias>-lo-80`` /
+        ``<alias>-hi-80`` per level and ``<alias>-q0.1`` per quantile; wide frames get the
+        future timestamps as index (columns (series, column) when intervals are asked);
+        arrays get an (horizon, n_series) array, or a dict of them by column.
+        """
+        from tsheads.data import from_panel_columns, future_index
+
+        check_is_fitted(self, "model_")
+        horizon = _check_horizon(horizon)
+        probs = _probabilities(level, quantiles)
+        if horizon > self.model_.config.horizon:
+            warnings.warn(
+                f"horizon {horizon} is beyond the direct head's {self.model_.config.horizon} "
+                "steps; later steps are rolled out from the model's own forecasts.",
+                UserWarning,
+                stacklevel=2,
+            )
+        series = self.panel_.values
+        with self._threads():
+            point = self._point(series, horizon)
+            errors = self._error_quantiles(series, horizon, sorted(probs)) if probs else {}
+        columns = {self.alias: list(point)}
+        scale = _scales(self._contexts(series))
+        for name, p in _column_probs(self.alias, level, quantiles).items():
+            columns[name] = list(point + scale * errors[p])
+        out = from_panel_columns(self.panel_, columns, future_index(self.panel_, horizon))
+        return out[self.alias] if isinstance(out, dict) and len(out) == 1 else out
+
+    def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
+        """Stateless twin of ``fit(X).predict(horizon)``."""
+        return self.fit(X, **frame_kwargs).predict(horizon, level=level, quantiles=quantiles)
+
+    def _validate_forecast_params(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS} for these weights, got {self.head!r}.")
+        ok = isinstance(self.context_length, numbers.Integral) and self.context_length >= 16
+        if not ok or isinstance(self.context_length, bool):
+            raise ValueError(f"context_length must be an int >= 16, got {self.context_length!r}.")
+        if not isinstance(self.alias, str) or not self.alias:
+            raise ValueError(f"alias must be a non-empty string, got {self.alias!r}.")
+
+    def _contexts(self, series: list[np.ndarray]) -> np.ndarray:
+        """(N, L) windows: the last ``context_length_`` steps of each series, left-padded."""
+        length = self.model_.config.context_length
+        return np.stack([left_pad(s[-self.context_length_ :], length)[0] for s in series])
+
+    def _point(self, series: list[np.ndarray], horizon: int) -> np.ndarray:
+        return forecast(self.model_, self._contexts(series), horizon,
+                        batch_size=self.batch_size)
+
+    def _error_quantiles(
+        self, series: list[np.ndarray], horizon: int, probs: list[float]
+    ) -> dict[float, np.ndarray]:
+        """Per step, quantiles of forecast errors in units of each context's scale."""
+        errors = self._backtest_errors(series, horizon)
+        if len(errors) >= MIN_BACKTESTS:
+            values = np.nanquantile(errors, probs, axis=0)
+            return dict(zip(probs, values, strict=True))
+        spread = _random_walk_spread(self._contexts(series), horizon)
+        return {p: norm.ppf(p) * spread for p in probs}
+
+    def _backtest_errors(self, series: list[np.ndarray], horizon: int) -> np.ndarray:
+        """Scaled errors (M, horizon) of forecasts made 1, 2, ... horizons before the end."""
+        contexts, actuals = [], []
+        for s in series:
+            for k in range(1, BACKTEST_ORIGINS + 1):
+                origin = len(s) - k * horizon
+                if np.isfinite(s[:max(origin, 0)]).sum() < MIN_HISTORY:
+                    break
+                contexts.append(s[:origin])
+                actuals.append(s[origin : origin + horizon])
+        if not contexts:
+            return np.empty((0, horizon))
+        windows = self._contexts(contexts)
+        predicted = self._point(contexts, horizon)
+        return (np.stack(actuals) - predicted) / _scales(windows)
+
+    def _fine_tuned(self, model: TinyModel, series: list[np.ndarray]) -> tuple[TinyModel, dict]:
+        """Fine-tune on all but the last part of each series; keep it only if it helps there."""
+        hold = max(1, min(model.config.horizon, min(len(s) for s in series) // 5))
+        train = [s[:-hold] for s in series]
+        tuned = fine_tune(copy.deepcopy(model), train, self.fine_tune_steps, self.random_state)
+        actual = np.stack([s[-hold:] for s in series])
+        scores = {}
+        for name, candidate in (("pretrained", model), ("fine-tuned", tuned)):
+            self.model_ = candidate
+            scores[name] = float(np.nanmean((self._point(train, hold) - actual) ** 2))
+        del self.model_
+        best = tuned if scores["fine-tuned"] < scores["pretrained"] else model
+        return best, {"holdout_steps": hold, "holdout_mse": scores,
+                      "kept": "fine-tuned" if best is tuned else "pretrained"}
+
+
+def _load(weights: str | None) -> TinyModel:
+    from tsheads.runtime import load_model
+
+    model = load_model(weights)
+    if "forecast" not in model.heads:
+        raise ValueError(f"the weights {weights or 'shipped'} have no forecast head; "
+                         "pretrain with a current tsheads.")
+    return model
+
+
+def _check_history(panel) -> None:
+    for sid, values in zip(panel.ids, panel.values, strict=True):
+        observed = int(np.isfinite(values).sum())
+        if observed < MIN_HISTORY:
+            raise ValueError(
+                f"series {sid!r} has {observed} observed values; forecasting needs at least "
+                f"{MIN_HISTORY}. Drop it or give it a longer history."
+            )
+
+
+def _check_horizon(horizon) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
+        raise TypeError(f"horizon must be a positive int, got {horizon!r}.")
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive int, got {horizon}.")
+    return int(horizon)
+
+
+def _probabilities(level, quantiles) -> set[float]:
+    """Every probability that the requested levels and quantiles need."""
+    return set(_column_probs("", level, quantiles).values())
+
+
+def _column_probs(alias: str, level, quantiles) -> dict[str, float]:
+    """Output column name -> probability, for levels (lo/hi pairs) and quantiles."""
+    columns = {}
+    for lv in level or []:
+        if not isinstance(lv, numbers.Real) or not 0 < lv < 100:
+            raise ValueError(f"each level must be a number in (0, 100), got {lv!r}.")
+        columns[f"{alias}-lo-{lv:g}"] = 0.5 - lv / 200
+        columns[f"{alias}-hi-{lv:g}"] = 0.5 + lv / 200
+    for q in quantiles or []:
+        if not isinstance(q, numbers.Real) or not 0 < q < 1:
+            raise ValueError(f"each quantile must be a number in (0, 1), got {q!r}.")
+        columns[f"{alias}-q{q:g}"] = float(q)
+    return columns
+
+
+def _scales(windows: np.ndarray) -> np.ndarray:
+    """Each window's normalisation scale (N, 1), the unit that forecast errors are kept in."""
+    return standardize(np.nan_to_num(windows), np.isnan(windows))[2]
+
+
+def _random_walk_spread(windows: np.ndarray, horizon: int) -> np.ndarray:
+    """Error spread per step in scale units when there is too little history to backtest."""
+    z = standardize(np.nan_to_num(windows), np.isnan(windows))[0]
+    steps = np.where(np.isnan(windows[:, 1:]) | np.isnan(windows[:, :-1]), np.nan, np.diff(z))
+    one_step = np.nanmedian(np.nanstd(steps, axis=1)) if np.isfinite(steps).any() else 1.0
+    return one_step * np.sqrt(np.arange(1, horizon + 1))
