@@ -81,3 +81,18 @@ def test_sampler_splits_context_and_future():
     full = ~np.isnan(context[:, 0])
     assert full.any()
     assert np.all(future[full, 0] == context[full, -1] + 1)
+
+
+def test_pretrain_writes_weights_json_and_card(tmp_path):
+    import json
+
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+
+    cfg = TrainConfig(steps=4, batch_size=8, warmup=2, encoder=ENCODER, synthetic_pool=20)
+    pretrain(cfg, tmp_path / "w.pt", real=False, progress=False)
+    meta = json.loads((tmp_path / "w.json").read_text())
+    assert meta["steps_done"] == 4 and len(meta["history"]) == 1
+    card = (tmp_path / "w.md").read_text()
+    assert "--synthetic-only" in card and "| 4 |" in card
+    assert TinyModel.load(tmp_path / "w.pt").config == ENCODER

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from dataclasses import asdict
@@ -11,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tsheads.pretrain.card import write_model_card
 from tsheads.pretrain.train import TrainConfig, Trainer, checkpoint_path, run
 
-__all__ = ["TrainConfig", "pretrain"]
+__all__ = ["TrainConfig", "pretrain", "write_model_card"]
 
 
 def load_corpus(real: bool = True) -> dict[str, list[np.ndarray]]:
@@ -46,68 +46,33 @@ def pretrain(
         trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
         print(f"resuming from {ckpt} at step {trainer.step}", file=sys.stderr)
     run(trainer, out, progress=progress)
-    extra = {"train": {k: v for k, v in asdict(cfg).items() if k != "encoder"},
-             "history": trainer.history, "corpus": _corpus_counts(corpus)}
+    extra = {
+        "parameters": trainer.model.n_parameters(),
+        "train": {k: v for k, v in asdict(cfg).items() if k != "encoder"},
+        "steps_done": trainer.step,
+        "minutes": round(trainer.seconds / 60, 1),
+        "threads": torch.get_num_threads(),
+        "history": trainer.history,
+        "corpus": _corpus_counts(corpus),
+        "command": _command(cfg, out, real),
+    }
     trainer.model.eval().save(out, extra=extra)
-    out.with_suffix(".md").write_text(model_card(trainer, corpus, out))
+    write_model_card(out)
     return trainer
+
+
+def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
+    enc = cfg.encoder
+    parts = [
+        f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size}",
+        f"--seed {cfg.seed} --lr {cfg.lr:g} --synthetic-share {cfg.synthetic_share:g}",
+        f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
+        f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
+        f"--out {shlex.quote(str(out))}",
+    ]
+    return " ".join(parts)
 
 
 def _corpus_counts(corpus: dict[str, list[np.ndarray]]) -> dict[str, list[int]]:
     return {name: [len(series), int(sum(np.isfinite(s).sum() for s in series))]
             for name, series in corpus.items()}
-
-
-def model_card(trainer: Trainer, corpus: dict[str, list[np.ndarray]], out: Path) -> str:
-    """A Markdown model card: size, data, steps, time, loss curve and the command to redo it."""
-    cfg, model = trainer.cfg, trainer.model
-    rows = "\n".join(f"| {name} | {n:,} | {points:,} |"
-                     for name, (n, points) in _corpus_counts(corpus).items())
-    curve = "\n".join(
-        f"| {h['step']} | {h['minutes']} | {h['time']:.4f} | {h['spectrum']:.4f} |"
-        for h in trainer.history
-    )
-    command = (f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size} "
-               f"--seed {cfg.seed} --out {shlex.quote(str(out))}")
-    return MODEL_CARD.format(
-        params=model.n_parameters(), config=json.dumps(cfg.encoder.to_dict()),
-        steps=trainer.step, batch=cfg.batch_size, minutes=trainer.seconds / 60,
-        synthetic=cfg.synthetic_share, pool=cfg.synthetic_pool, rows=rows or "| (none) | | |",
-        curve=curve, command=command, threads=torch.get_num_threads(),
-    )
-
-
-MODEL_CARD = """# tsheads tiny model card
-
-- **Parameters:** {params:,} ({config})
-- **Objective:** masked reconstruction in time (MSE on hidden points) plus 0.5 x the MSE of the
-  full window's orthonormal rFFT from the spectrum head. Masks per window: scattered points,
-  whole patches, hybrid (half each) or one long gap plus points, at ratios U(0.05, 0.6).
-- **Training:** {steps:,} steps of {batch} windows, AdamW, {minutes:.1f} minutes of compute on
-  {threads} CPU threads.
-- **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
-  Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
-  drawn per dataset (weight proportional to the square root of its points), then per series, from:
-
-| dataset | series | observed points |
-|---|---:|---:|
-{rows}
-
-- **Kept out (zero-shot):** nothing from `shared/data/forecast/` or `shared/data/anomaly/`, and no
-  copy of ETT, M4, NAB, SKAB, UCR, exchange-rate, illness or weather data; `corpus.py` refuses such
-  paths. The `pretrain/` corpus itself was curated to exclude them (see its README).
-
-## Loss curve (mean over each logging interval)
-
-| step | minutes | time MSE (hidden points) | spectrum MSE |
-|---:|---:|---:|---:|
-{curve}
-
-## Reproduce
-
-```
-{command}
-```
-Deterministic for a seed on the same machine and thread count; an interrupted run resumes from
-the `.ckpt` file beside the output.
-"""

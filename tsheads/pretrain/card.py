@@ -1,0 +1,81 @@
+"""The model card: rendered from the metadata saved beside the weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_model_card(weights: str | Path, notes: str = "") -> Path:
+    """Render ``weights``' .json metadata into a Markdown card at ``weights`` with .md."""
+    weights = Path(weights)
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    card = weights.with_suffix(".md")
+    card.write_text(render(meta, notes))
+    return card
+
+
+def render(meta: dict, notes: str = "") -> str:
+    """A Markdown model card: size, data, steps, time, loss curve and the command to redo it."""
+    train = meta["train"]
+    rows = "\n".join(f"| {name} | {n:,} | {points:,} |"
+                     for name, (n, points) in meta["corpus"].items())
+    curve = "\n".join(
+        f"| {h['step']} | {h['minutes']} | {h['time']:.4f} | {h['spectrum']:.4f} | "
+        f"{h.get('forecast', float('nan')):.4f} |"
+        for h in meta["history"]
+    )
+    return MODEL_CARD.format(
+        params=meta["parameters"], config=json.dumps(meta["config"]),
+        heads=", ".join(meta["heads"]),
+        steps=meta["steps_done"], batch=train["batch_size"], minutes=meta["minutes"],
+        threads=meta["threads"], synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
+        rows=rows or "| (none) | | |", curve=curve, command=meta["command"],
+        sha=meta["sha256"], notes=f"\n## Notes\n\n{notes}\n" if notes else "",
+    )
+
+
+MODEL_CARD = """# tsheads tiny model card
+
+- **Parameters:** {params:,}; heads: {heads}.
+- **Config:** `{config}`
+- **Weights:** fp32 state_dict, sha256 `{sha}` (checked on load, loaded with
+  `weights_only=True`).
+- **Objective:** masked reconstruction in time (MSE on hidden points) + 0.5 x the MSE of the
+  full window's orthonormal rFFT from the spectrum head + 0.5 x the MSE of the next 96 steps from
+  the direct forecast head, all in the window's normalised scale (clipped at +-20). Masks per
+  window: scattered points, whole patches, hybrid (half each) or one long gap plus points, at
+  ratios U(0.05, 0.6); 30 % of windows are shown whole.
+- **Training:** {steps:,} steps of {batch} windows of 512 steps, AdamW (lr 1e-3, weight decay 0.01,
+  300 warm-up steps, cosine to a tenth), gradient clipping at 1; {minutes:.1f} minutes of compute
+  on {threads} CPU threads.
+- **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
+  Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
+  drawn per dataset (weight proportional to the square root of its points), then per series, from:
+
+| dataset | series | observed points |
+|---|---:|---:|
+{rows}
+
+Datasets are the folders of `shared/data/pretrain/` (see its README for sources and licences);
+`statsmodels` is the real series shipped in `statsmodels.datasets` except `co2`, which is kept
+for `tsheads demo`.
+
+- **Kept out (zero-shot):** nothing from `shared/data/forecast/` or `shared/data/anomaly/`, and no
+  copy of ETT, M4, NAB, SKAB, UCR, exchange-rate, illness or weather data; `corpus.py` refuses such
+  paths. The `pretrain/` corpus itself was curated to exclude them (see its README).
+
+## Loss curve (mean over each logging interval)
+
+| step | minutes | time MSE (hidden points) | spectrum MSE | forecast MSE |
+|---:|---:|---:|---:|---:|
+{curve}
+
+## Reproduce
+
+```
+{command}
+```
+Deterministic for a seed on the same machine and thread count; an interrupted run resumes from
+the `.ckpt` file beside the output.
+{notes}"""
