@@ -12,6 +12,7 @@ DATA = Path(os.environ.get("TSHEADS_DATA", Path(__file__).resolve().parents[2] /
 RESULTS = Path(__file__).parent / "results"
 
 ETT_TRAIN, ETT_TEST = (0, 8640), (11520, 14400)
+ETT_VAL = (8640, 11520)
 
 
 def ett_h1() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -27,6 +28,34 @@ def test_windows(test: pd.DataFrame, length: int, stride: int) -> np.ndarray:
     values = test.to_numpy().T  # (channels, time)
     starts = range(0, values.shape[1] - length + 1, stride)
     return np.stack([channel[s : s + length] for channel in values for s in starts])
+
+
+def ett_h1_normalised() -> pd.DataFrame:
+    """Every row of ETTh1 z-normalised with train-split statistics, so windows may reach back."""
+    frame = pd.read_csv(DATA / "forecast" / "ETTh1.csv", index_col="date", parse_dates=True)
+    train = frame.iloc[slice(*ETT_TRAIN)]
+    return (frame - train.mean()) / train.std(ddof=0)
+
+
+def m4_hourly() -> tuple[list[str], list[np.ndarray], np.ndarray]:
+    """M4 Hourly: series ids, the 414 train series (padding dropped) and the (414, 48) test."""
+    folder = DATA / "forecast" / "m4_hourly"
+    train = pd.read_csv(folder / "Hourly-train.csv", index_col=0)
+    test = pd.read_csv(folder / "Hourly-test.csv", index_col=0).loc[train.index]
+    history = [row[~np.isnan(row)] for row in train.to_numpy(dtype=float)]
+    return list(train.index), history, test.to_numpy(dtype=float)
+
+
+def bold_best(frame: pd.DataFrame, digits: int = 3, skip: tuple = ()) -> pd.DataFrame:
+    """Numbers as text for ``markdown_table``, the lowest per column in bold; rows in ``skip``
+    (quoted references) are never bold and missing values read as a dash."""
+    out = frame.map(lambda v: "—" if pd.isna(v) else f"{v:.{digits}f}").astype(object)
+    ranked = frame.drop(index=[r for r in skip if r in frame.index])
+    for col in frame.columns:
+        if ranked[col].notna().any():
+            best = ranked[col].idxmin()
+            out.loc[best, col] = f"**{out.loc[best, col]}**"
+    return out
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
