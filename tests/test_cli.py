@@ -69,7 +69,7 @@ def test_missing_input_file(tmp_path, capsys):
 
 
 def test_help_shows_an_example(capsys):
-    for command in ("impute", "demo", "pretrain"):
+    for command in ("impute", "forecast", "demo", "pretrain"):
         with pytest.raises(SystemExit) as exc:
             main([command, "--help"])
         assert exc.value.code == 0
@@ -89,3 +89,26 @@ def test_demo_runs_on_co2(tiny_weights, capsys):
     assert main(["demo", "--no-plot", "--weights", tiny_weights]) == 0
     out = capsys.readouterr().out
     assert "Mauna Loa" in out and "observed values unchanged: True" in out
+
+
+def test_forecast_writes_future_rows_with_intervals(tmp_path, tiny_weights):
+    pytest.importorskip("matplotlib")
+    src, dst, png = tmp_path / "in.csv", tmp_path / "f.csv", tmp_path / "f.png"
+    gappy_csv(src)
+    args = ["forecast", str(src), "-o", str(dst), "--horizon", "12", "--level", "80",
+            "--plot", str(png), "--weights", tiny_weights]
+    assert main(args) == 0
+    out = pd.read_csv(dst, index_col=0, parse_dates=True)
+    assert list(out.columns) == ["a", "a-lo-80", "a-hi-80", "b", "b-lo-80", "b-hi-80"]
+    assert len(out) == 12 and out.index[0] == pd.Timestamp("2024-01-09 08:00")
+    assert (out["a-lo-80"] <= out["a-hi-80"]).all()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_forecast_bad_horizon_exits_2(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.csv"
+    gappy_csv(src)
+    args = ["forecast", str(src), "-o", str(tmp_path / "o.csv"), "--horizon", "0",
+            "--weights", tiny_weights]
+    assert main(args) == 2
+    assert "horizon must be a positive int" in capsys.readouterr().err

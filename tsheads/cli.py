@@ -64,6 +64,38 @@ def _impute(args: argparse.Namespace) -> int:
     return 0
 
 
+FORECAST_EXAMPLE = """example:
+  tsheads forecast sales.csv --horizon 24 --level 80 -o forecast.csv --plot forecast.png
+  (one row per future timestamp; columns <series>, <series>-lo-80, <series>-hi-80)"""
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from tsheads import Forecaster
+    from tsheads.csvio import read_csv
+
+    out = _check_output(args.output, args.force)
+    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    levels = [args.level] if args.level else None
+    result = Forecaster(weights=args.weights).fit(frame).predict(args.horizon, level=levels)
+    flat = _flatten_columns(result)
+    flat.to_csv(out)
+    print(f"forecast {args.horizon} steps for {frame.shape[1]} series; wrote {out}")
+    if args.plot:
+        from tsheads.plotting import plot_forecast
+
+        print(f"plot written to {plot_forecast(frame, flat, args.plot, level=args.level)}")
+    return 0
+
+
+def _flatten_columns(frame):
+    """(series, column) headers become 'series' and 'series-lo-80' for a flat CSV."""
+    if frame.columns.nlevels == 1:
+        return frame
+    flat = frame.copy()
+    flat.columns = [s if c == "tsheads" else f"{s}{c[len('tsheads'):]}" for s, c in frame.columns]
+    return flat
+
+
 def _demo(args: argparse.Namespace) -> int:
     from tsheads.demo import run
 
@@ -99,6 +131,15 @@ def _add_impute(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_impute)
 
 
+def _add_forecast(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("forecast", help="forecast every column of a CSV zero-shot",
+                       epilog=FORECAST_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
+    _add_io(p)
+    p.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    p.add_argument("--level", type=float, help="also write a prediction interval, e.g. 80")
+    p.set_defaults(func=_forecast)
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run tsheads on a real series shipped with statsmodels",
                        epilog="example:\n  tsheads demo --plot demo.png",
@@ -114,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tsheads", description="Tiny pretrained time-series models on a CPU.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
+    _add_forecast(sub)
     _add_impute(sub)
     _add_pretrain(sub)
     return parser
