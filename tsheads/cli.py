@@ -18,7 +18,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
                             backbone=args.backbone, patch_length=args.patch_length)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                      lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder)
+                      lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
+                      forecast_weight=args.forecast_weight)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -34,6 +35,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--synthetic-share", type=float, default=0.3)
     p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
+    p.add_argument("--forecast-weight", type=float, default=0.2,
+                   help="weight of the forecast head's loss")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-layers", type=int, default=6)
     p.add_argument("--patch-length", type=int, default=8)

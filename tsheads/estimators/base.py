@@ -62,7 +62,7 @@ def fine_tune(
 ) -> TinyModel:
     """Adapt ``model`` to the user's series by hiding observed values and reconstructing them."""
     from tsheads.pretrain.sampler import WindowSampler
-    from tsheads.pretrain.train import losses, sample_batch, total_loss
+    from tsheads.pretrain.train import TrainConfig, losses, sample_batch, total_loss
 
     cfg = model.config
     sampler = WindowSampler({"user": list(series)}, np.empty((0, cfg.context_length)),
@@ -72,7 +72,7 @@ def fine_tune(
     model.train()
     for _ in range(steps):
         batch = sample_batch(sampler, batch_size, cfg.patch_length, generator)
-        loss = total_loss(losses(model, batch))
+        loss = total_loss(losses(model, batch), TrainConfig())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -66,6 +66,7 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
     parts = [
         f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size}",
         f"--seed {cfg.seed} --lr {cfg.lr:g} --synthetic-share {cfg.synthetic_share:g}",
+        f"--forecast-weight {cfg.forecast_weight:g}",
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
         f"--out {shlex.quote(str(out))}",

@@ -31,7 +31,8 @@ def render(meta: dict, notes: str = "") -> str:
         steps=meta["steps_done"], batch=train["batch_size"], minutes=meta["minutes"],
         threads=meta["threads"], synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
         rows=rows or "| (none) | | |", curve=curve, command=meta["command"],
-        sha=meta["sha256"], notes=f"\n## Notes\n\n{notes}\n" if notes else "",
+        sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
+        notes=f"\n## Notes\n\n{notes}\n" if notes else "",
     )
 
 
@@ -41,11 +42,11 @@ MODEL_CARD = """# tsheads tiny model card
 - **Config:** `{config}`
 - **Weights:** fp32 state_dict, sha256 `{sha}` (checked on load, loaded with
   `weights_only=True`).
-- **Objective:** masked reconstruction in time (MSE on hidden points) + 0.5 x the MSE of the
-  full window's orthonormal rFFT from the spectrum head + 0.5 x the MSE of the next 96 steps from
-  the direct forecast head, all in the window's normalised scale (clipped at +-20). Masks per
-  window: scattered points, whole patches, hybrid (half each) or one long gap plus points, at
-  ratios U(0.05, 0.6); 30 % of windows are shown whole.
+- **Objective:** masked reconstruction in time (MSE on hidden points) + {spec_w:g} x the MSE of
+  the full window's orthonormal rFFT from the spectrum head + {fc_w:g} x the MSE of the next 96
+  steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
+  Masks per window: scattered points, whole patches, hybrid (half each) or one long gap plus
+  points, at ratios U(0.05, 0.6); 30 % of windows are shown whole.
 - **Training:** {steps:,} steps of {batch} windows of 512 steps, AdamW (lr 1e-3, weight decay 0.01,
   300 warm-up steps, cosine to a tenth), gradient clipping at 1; {minutes:.1f} minutes of compute
   on {threads} CPU threads.

@@ -22,8 +22,6 @@ from tsheads.nn.masking import pretraining_mask
 from tsheads.pretrain.sampler import WindowSampler
 from tsheads.windows import CLIP, standardize
 
-SPECTRUM_WEIGHT = 0.5
-FORECAST_WEIGHT = 0.5
 CLEAN_SHARE = 0.3  # rows shown with nothing hidden: forecasting sees clean contexts too
 MIN_VISIBLE = 16  # rows with fewer visible values teach nothing and are dropped from the loss
 
@@ -40,6 +38,8 @@ class TrainConfig:
     seed: int = 0
     synthetic_share: float = 0.3
     synthetic_pool: int = 3000
+    spectrum_weight: float = 0.5  # loss = time + spectrum_weight * spectrum + forecast_weight * ...
+    forecast_weight: float = 0.2  # forecast errors are heavy-tailed: keep them from dominating
     checkpoint_seconds: float = 180.0
     log_every: int = 250
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -109,9 +109,9 @@ def losses(model: TinyModel, batch: Batch) -> dict[str, torch.Tensor]:
     }
 
 
-def total_loss(parts: dict[str, torch.Tensor]) -> torch.Tensor:
-    return (parts["time"] + SPECTRUM_WEIGHT * parts["spectrum"]
-            + FORECAST_WEIGHT * parts["forecast"])
+def total_loss(parts: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
+    return (parts["time"] + cfg.spectrum_weight * parts["spectrum"]
+            + cfg.forecast_weight * parts["forecast"])
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -151,7 +151,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(self.step, self.cfg)
         parts = losses(self.model, self.next_batch())
-        loss = total_loss(parts)
+        loss = total_loss(parts, self.cfg)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -201,7 +201,7 @@ def run(
         parts = trainer.train_step()
         trainer.seconds += time.perf_counter() - started
         window.append(parts)
-        loss = float(total_loss({k: torch.tensor(v) for k, v in parts.items()}))
+        loss = float(total_loss({k: torch.tensor(v) for k, v in parts.items()}, cfg))
         running = loss if running is None else 0.98 * running + 0.02 * loss
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
