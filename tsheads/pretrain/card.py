@@ -40,8 +40,8 @@ MODEL_CARD = """# tsheads tiny model card
 
 - **Parameters:** {params:,}; heads: {heads}.
 - **Config:** `{config}`
-- **Weights:** fp32 state_dict, sha256 `{sha}` (checked on load, loaded with
-  `weights_only=True`).
+- **Weights:** fp32 state_dict, loaded with `weights_only=True` after checking its sha256:
+  `{sha}`.
 - **Objective:** masked reconstruction in time (MSE on hidden points) + {spec_w:g} x the MSE of
   the full window's orthonormal rFFT from the spectrum head + {fc_w:g} x the MSE of the next 96
   steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
