@@ -8,15 +8,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["Forecaster", "Imputer", "load_model"]
+__all__ = ["AnomalyDetector", "Forecaster", "Imputer", "load_model"]
 
 if TYPE_CHECKING:
-    from tsheads.estimators import Forecaster, Imputer
+    from tsheads.estimators import AnomalyDetector, Forecaster, Imputer
     from tsheads.runtime import load_model
 
 
 def __getattr__(name: str):
-    if name in ("Forecaster", "Imputer"):
+    if name in ("AnomalyDetector", "Forecaster", "Imputer"):
         from tsheads import estimators
 
         return getattr(estimators, name)

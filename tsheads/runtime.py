@@ -54,6 +54,33 @@ def run_head(
     return np.concatenate(outs) if outs else np.empty((0, 0))
 
 
+def run_heads(
+    model: TinyModel, values: np.ndarray, mask: np.ndarray, *, batch_size: int = 256
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every head's output for (N, L) windows in the normalised scale, with each window's
+    ``loc`` and ``scale`` (N, 1).
+
+    For outputs that are not values in time (the spectrum), mapping back to the original
+    scale is the caller's business; ``mask`` is True where a value is hidden or missing.
+    """
+    outs: dict[str, list[np.ndarray]] = {name: [] for name in model.heads}
+    locs, scales = [], []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(values), batch_size):
+            rows = slice(start, start + batch_size)
+            z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
+            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))
+            for name, out in result.items():
+                outs[name].append(out.double().numpy())
+            locs.append(loc)
+            scales.append(scale)
+    if not locs:
+        return {name: np.empty((0, 0)) for name in outs}, np.empty((0, 1)), np.empty((0, 1))
+    joined = {name: np.concatenate(parts) for name, parts in outs.items()}
+    return joined, np.concatenate(locs), np.concatenate(scales)
+
+
 def reconstruct(
     model: TinyModel,
     values: np.ndarray,

@@ -1,0 +1,341 @@
+"""AnomalyDetector: one anomaly score per time step from three views of the pretrained encoder."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import replace
+
+import numpy as np
+from scipy.stats import genpareto
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from tsheads.estimators.anomaly_views import (
+    HEAD_OF_VIEW,
+    VIEWS,
+    detect_period,
+    smooth,
+    view_deviations,
+)
+from tsheads.estimators.base import ModelMixin
+from tsheads.nn import TinyModel
+
+FUSIONS = ("mean", "max")
+SCORE_NAME = "anomaly_score"
+LABEL_NAME = "anomaly"
+DEFAULT_HORIZON = 32  # forecast view: steps per origin when horizon="auto"
+MAX_WINDOW = 64  # "auto" smoothing: whole detected periods within this many steps
+MAD_TO_SIGMA = 1.4826  # so that normalised deviations read like z-scores
+POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
+
+
+class AnomalyDetector(ModelMixin, BaseEstimator):
+    """Score how anomalous every time step is, zero-shot, from three views of the encoder.
+
+    Each step gets three raw deviations, ``|x - expected|``: *time* (the reconstruction of
+    the step while it is hidden, by rolling patch masks), *spectrum* (the window rebuilt
+    from its reconstructed spectrum) and *forecast* (a short-horizon forecast made from the
+    steps before). Each is smoothed by a moving average over ``window_`` steps and expressed
+    in robust units learned by ``fit`` on data presumed mostly normal (per series or channel:
+    ``(smoothed - median) / MAD``); the views are fused by their mean (or max). A wide frame
+    or 2-D array is one multivariate series: its channels are scored separately and the most
+    anomalous channel gives the score of a step; each id of a long frame is its own series.
+    Higher means more anomalous; ``predict`` flags scores above ``threshold_``.
+
+    Parameters
+    ----------
+    views : tuple of {"time", "spectrum", "forecast"}
+        The views to fuse.
+    fusion : {"mean", "max"}
+        How the normalised views combine per step; NaN views (no history to forecast from,
+        a view undefined on the fit data) are left out.
+    window : int or "auto"
+        Smoothing window in steps; "auto" is the most whole periods (found by the
+        autocorrelation of the fit data) that fit in 64 steps, or 64 without a period.
+    contamination : float or "auto"
+        Share of fit steps expected to be anomalous: the threshold is that upper quantile of
+        the fit scores. "auto" fits a generalised Pareto tail to the top 2 % of fit scores and
+        puts the threshold where the tail's exceedance probability is 1e-3.
+    stride : int or "auto"
+        Steps between the windows of the time and spectrum views; "auto" is half the context.
+    horizon : int or "auto"
+        Steps forecast from each origin by the forecast view; "auto" is 32.
+    batch_size : int
+        Windows per model call.
+    weights : str or None
+        Path to model weights; None uses the shipped pretrained model.
+    fine_tune_steps : int
+        If positive, ``fit`` adapts a copy of the model to the fit data first.
+    n_threads : int or None
+        Torch threads while running; None keeps torch's setting.
+    random_state : int
+        Seed of fine-tuning.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from tsheads import AnomalyDetector
+    >>> t = np.arange(1200.0)
+    >>> y = np.sin(2 * np.pi * t / 24) + np.random.default_rng(0).normal(0, 0.1, 1200)
+    >>> y[1000] += 4
+    >>> s = pd.Series(y, index=pd.date_range("2024", periods=1200, freq="h"), name="y")
+    >>> detector = AnomalyDetector().fit(s[:800])
+    >>> scores = detector.anomaly_score(s)
+    >>> abs(int(scores.to_numpy().argmax()) - 1000) < detector.window_
+    True
+    >>> bool(detector.predict(s).iloc[1000])
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        views: tuple[str, ...] = VIEWS,
+        fusion: str = "mean",
+        window: int | str = "auto",
+        contamination: float | str = 0.01,
+        stride: int | str = "auto",
+        horizon: int | str = "auto",
+        batch_size: int = 256,
+        weights: str | None = None,
+        fine_tune_steps: int = 0,
+        n_threads: int | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.views = views
+        self.fusion = fusion
+        self.window = window
+        self.contamination = contamination
+        self.stride = stride
+        self.horizon = horizon
+        self.batch_size = batch_size
+        self.weights = weights
+        self.fine_tune_steps = fine_tune_steps
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    def fit(self, X, y=None, **frame_kwargs) -> AnomalyDetector:
+        """Learn each view's normalisation, the smoothing window and the threshold from ``X``.
+
+        ``X`` should be mostly normal; ``y`` is ignored. Returns self.
+        """
+        self._validate_common()
+        self._validate_anomaly_params()
+        panel = self._panel(X, frame_kwargs)
+        self._resolve(self._fitted_model(panel.values), panel.values)
+        with self._threads():
+            raw = self._deviations(panel.values, [0] * len(panel))
+        self.stats_ = {sid: _robust_stats(self._smoothed(r)) for sid, r in
+                       zip(panel.ids, raw, strict=True)}
+        channels = [self._fused(r, self.stats_[sid]) for sid, r in
+                    zip(panel.ids, raw, strict=True)]
+        self.threshold_ = _threshold(np.concatenate(_entities(panel, channels)),
+                                     self.contamination)
+        return self
+
+    def anomaly_score(self, X, *, per_channel: bool = False, history=None, **frame_kwargs):
+        """One score per time step of ``X``, higher meaning more anomalous.
+
+        Series in, Series out; a wide frame gives a Series over its index (the most
+        anomalous channel per step), or with ``per_channel=True`` a frame of per-channel
+        scores; a long frame gives ``id_col, time_col, anomaly_score``; arrays give arrays.
+        ``history``, in the layout of ``X``, holds the steps just before ``X``: the scores of
+        ``X`` then equal those of ``X`` appended to ``history`` and scored together, and only
+        windows that reach ``X`` are computed.
+        """
+        panel, channels = self._channel_scores(X, history, frame_kwargs)
+        if per_channel or panel.layout == "long":
+            return _output(panel, channels, SCORE_NAME)
+        return _output_one(panel, _across_channels(channels), SCORE_NAME)
+
+    def predict(self, X, *, history=None, **frame_kwargs):
+        """True where the score exceeds ``threshold_``, in the layout of ``anomaly_score``."""
+        panel, channels = self._channel_scores(X, history, frame_kwargs)
+        if panel.layout == "long":
+            return _output(panel, [c > self.threshold_ for c in channels], LABEL_NAME)
+        return _output_one(panel, _across_channels(channels) > self.threshold_, LABEL_NAME)
+
+    def fit_predict(self, X, y=None, **frame_kwargs):
+        """Fit on ``X`` and flag its anomalous steps."""
+        return self.fit(X, **frame_kwargs).predict(X, **frame_kwargs)
+
+    # ---------------------------------------------------------------- fitting
+
+    def _validate_anomaly_params(self) -> None:
+        views = self.views
+        if (isinstance(views, str) or not isinstance(views, (tuple, list)) or not views
+                or not set(views) <= set(VIEWS) or len(set(views)) != len(views)):
+            raise ValueError(f"views must be a non-empty tuple of distinct names from {VIEWS}, "
+                             f"got {views!r}; e.g. views=('time',).")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
+        for name in ("window", "stride", "horizon"):
+            _check_auto_int(name, getattr(self, name))
+        c = self.contamination
+        ok = isinstance(c, numbers.Real) and not isinstance(c, bool) and 0 < c < 0.5
+        if c != "auto" and not ok:
+            raise ValueError(f"contamination must be 'auto' or a number in (0, 0.5), got {c!r}.")
+
+    def _resolve(self, model: TinyModel, series: list[np.ndarray]) -> None:
+        """Check the parameters against the model and resolve every "auto"."""
+        cfg = model.config
+        missing = [v for v in self.views if HEAD_OF_VIEW[v] not in model.heads]
+        if missing:
+            raise ValueError(f"views {missing} need heads the weights lack (they have "
+                             f"{list(model.heads)}); drop those views or use other weights.")
+        self.stride_ = cfg.context_length // 2 if self.stride == "auto" else self.stride
+        if self.stride_ > cfg.context_length:
+            raise ValueError(f"stride {self.stride} is longer than the model's context "
+                             f"({cfg.context_length}); steps between windows would go unscored.")
+        self.horizon_ = min(DEFAULT_HORIZON, cfg.horizon) if self.horizon == "auto" \
+            else self.horizon
+        if self.horizon_ > cfg.horizon:
+            raise ValueError(f"horizon {self.horizon} is beyond the forecast head's "
+                             f"{cfg.horizon} steps; pass horizon <= {cfg.horizon}.")
+        self.period_ = _median_period(series)
+        self.window_ = _auto_window(self.period_) if self.window == "auto" else self.window
+        self.views_ = tuple(self.views)
+        self.model_ = model
+
+    # ---------------------------------------------------------------- scoring
+
+    def _deviations(self, series: list[np.ndarray], firsts: list[int]) -> list[dict]:
+        return view_deviations(self.model_, series, firsts, self.views_, self.stride_,
+                               self.horizon_, self.batch_size)
+
+    def _smoothed(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {view: smooth(dev, self.window_) for view, dev in raw.items()}
+
+    def _fused(self, raw: dict[str, np.ndarray], stats: dict[str, tuple | None]) -> np.ndarray:
+        """Smooth each view, normalise it with its fit statistics, and fuse the views."""
+        smoothed = self._smoothed(raw)
+        parts = [(smoothed[v] - st[0]) / st[1] for v, st in stats.items() if st is not None]
+        stacked = np.vstack(parts) if parts else np.full((1, len(raw[self.views_[0]])), np.nan)
+        ok = np.isfinite(stacked)
+        if self.fusion == "max":
+            fused = np.where(ok, stacked, -np.inf).max(axis=0)
+        else:
+            fused = np.where(ok, stacked, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+        return np.where(ok.any(axis=0), fused, 0.0)
+
+    def _channel_scores(self, X, history, frame_kwargs: dict) -> tuple:
+        """The panel of ``X`` and each of its series' fused scores."""
+        check_is_fitted(self, "threshold_")
+        panel = self._panel(X, frame_kwargs)
+        stats = self._stats_for(panel.ids)
+        full, offsets = self._with_history(panel, X, history, frame_kwargs)
+        firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
+        with self._threads():
+            raw = self._deviations(full, firsts)
+        scores = [self._fused(r, st)[o:] for r, st, o in
+                  zip(raw, stats, offsets, strict=True)]
+        return panel, scores
+
+    def _stats_for(self, ids: list) -> list[dict]:
+        """The fit statistics of each series; a lone series takes a lone fitted one."""
+        if len(ids) == 1 and len(self.stats_) == 1:
+            return list(self.stats_.values())
+        unseen = [sid for sid in ids if sid not in self.stats_]
+        if unseen:
+            raise ValueError(f"series {unseen[0]!r} was not in the data passed to fit "
+                             f"(fitted: {list(self.stats_)[:5]}); fit on data that holds it.")
+        return [self.stats_[sid] for sid in ids]
+
+    def _with_history(self, panel, X, history, frame_kwargs: dict) -> tuple[list, list[int]]:
+        """Each series of ``X`` preceded by its history, and where ``X`` starts in it."""
+        if history is None:
+            return panel.values, [0] * len(panel)
+        joined = self._panel(_concat(history, X), frame_kwargs)
+        lookup = dict(zip(joined.ids, joined.values, strict=True))
+        full = [lookup[sid] for sid in panel.ids]
+        return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
+
+
+def _check_auto_int(name: str, value) -> None:
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+    if value != "auto" and not ok:
+        raise ValueError(f"{name} must be 'auto' or a positive int, got {value!r}.")
+
+
+def _robust_stats(smoothed: dict[str, np.ndarray]) -> dict[str, tuple[float, float] | None]:
+    """Median and MAD (as a sigma) of each view's smoothed deviation; None where never
+    defined. Normalising after smoothing puts the views on the scale of their own normal
+    variation at the smoothing window, whether their errors are independent (reconstruction)
+    or correlated over steps (forecasts)."""
+    stats: dict[str, tuple[float, float] | None] = {}
+    for view, deviation in smoothed.items():
+        x = deviation[np.isfinite(deviation)]
+        if len(x) == 0:
+            stats[view] = None
+            continue
+        med = float(np.median(x))
+        mad = MAD_TO_SIGMA * float(np.median(np.abs(x - med)))
+        stats[view] = (med, max(mad, 0.01 * med, 1e-12))
+    return stats
+
+
+def _median_period(series: list[np.ndarray]) -> int | None:
+    periods = [p for p in map(detect_period, series) if p is not None]
+    return int(np.median(periods)) if periods else None
+
+
+def _auto_window(period: int | None) -> int:
+    """The most whole periods that fit in ``MAX_WINDOW`` steps; ``MAX_WINDOW`` without one."""
+    if period is None or period > MAX_WINDOW:
+        return MAX_WINDOW
+    return period * (MAX_WINDOW // period)
+
+
+def _threshold(scores: np.ndarray, contamination: float | str) -> float:
+    if contamination == "auto":
+        return _pot_threshold(scores)
+    return float(np.quantile(scores, 1 - contamination))
+
+
+def _pot_threshold(scores: np.ndarray) -> float:
+    """Peaks over threshold: a generalised Pareto fit to the excesses over the 98th
+    percentile, solved for the score exceeded with probability ``POT_RISK``."""
+    start = float(np.quantile(scores, POT_START))
+    excess = scores[scores > start] - start
+    if len(excess) < POT_MIN_EXCESSES or np.ptp(excess) == 0:
+        return float(np.quantile(scores, 1 - POT_RISK))
+    shape, _, spread = genpareto.fit(excess, floc=0)
+    ratio = POT_RISK * len(scores) / len(excess)
+    if abs(shape) < 1e-6:
+        return start - spread * np.log(ratio)
+    return float(start + spread / shape * (ratio ** -shape - 1))
+
+
+def _entities(panel, channels: list[np.ndarray]) -> list[np.ndarray]:
+    """One score per step of each scored unit: every long series, or all channels at once."""
+    return channels if panel.layout == "long" else [_across_channels(channels)]
+
+
+def _across_channels(channels: list[np.ndarray]) -> np.ndarray:
+    """The most anomalous channel per step: a fault often shows in one sensor only."""
+    return np.max(np.vstack(channels), axis=0)
+
+
+def _concat(history, X):
+    """``history`` followed by ``X``, in their shared layout."""
+    if type(history) is not type(X):
+        raise TypeError(f"history must have the layout of X ({type(X).__name__}), got "
+                        f"{type(history).__name__}.")
+    if isinstance(X, np.ndarray):
+        return np.concatenate([history, X])
+    import pandas as pd
+
+    return pd.concat([history, X])
+
+
+def _output(panel, values: list[np.ndarray], name: str):
+    from tsheads.data import from_panel
+
+    return from_panel(panel, values, name=name)
+
+
+def _output_one(panel, values: np.ndarray, name: str):
+    """One value per step for the whole panel: a Series (wide in) or a 1-D array."""
+    one = replace(panel, values=[values], ids=[name], index=panel.index[:1], ndim=1,
+                  dtypes=(values.dtype,))
+    return _output(one, [values], name)

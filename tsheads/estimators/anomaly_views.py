@@ -1,0 +1,195 @@
+"""The three views of `AnomalyDetector`: how far each step is from what the model expects.
+
+Each view gives one raw deviation per step, ``|x - expected|`` in the series' own units, NaN
+where it is undefined (a missing value, or no history to forecast from):
+
+* **time**: every window of the context is run as ``N_PHASES`` copies, copy ``k`` hiding the
+  patches whose number is ``k`` modulo ``N_PHASES``, so every step is reconstructed once per
+  window while it is hidden. All copies of a window go through the model in one batch.
+* **spectrum**: one more, unhidden copy of the same window; the spectrum head rebuilds the
+  window's rFFT, which goes back to time with ``inverse_spectrum``.
+* **forecast**: from the ``context_length`` steps before each origin (origins every
+  ``horizon`` steps), the forecast head predicts the next ``horizon`` steps.
+
+Windows sit on a grid anchored at the series' first step (see `grid_starts`), so the
+deviation of a step depends only on the series around it and never on which steps were
+asked for: scoring the tail of a series computes only the windows that reach the tail and
+gives the same numbers as scoring the whole series.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tsheads.nn import TinyModel
+from tsheads.nn.encoder import inverse_spectrum
+from tsheads.runtime import run_heads
+from tsheads.windows import stitch, tent
+
+VIEWS = ("time", "spectrum", "forecast")
+HEAD_OF_VIEW = {"time": "reconstruction", "spectrum": "spectrum", "forecast": "forecast"}
+N_PHASES = 4  # masked copies per window: each hides every 4th patch
+MIN_HISTORY_SHARE = 4  # a forecast origin needs context_length / 4 observed context values
+MAX_LAG = 400  # longest period the autocorrelation looks for
+MIN_ACF = 0.2  # an autocorrelation peak weaker than this is no period
+
+
+def view_deviations(
+    model: TinyModel,
+    series: list[np.ndarray],
+    firsts: list[int],
+    views: tuple[str, ...],
+    stride: int,
+    horizon: int,
+    batch_size: int,
+) -> list[dict[str, np.ndarray]]:
+    """Per series, each view's raw deviation for every step from ``firsts[i]`` on.
+
+    Steps before ``firsts[i]`` are NaN or incomplete; callers slice them off.
+    """
+    out: list[dict[str, np.ndarray]] = [{} for _ in series]
+    if "time" in views or "spectrum" in views:
+        recon = _window_views(model, series, firsts, stride, batch_size)
+        for view in ("time", "spectrum"):
+            if view in views:
+                for d, s, r in zip(out, series, recon[view], strict=True):
+                    d[view] = np.abs(s - r)
+    if "forecast" in views:
+        for d, s, f in zip(out, series, _forecasts(model, series, firsts, horizon, batch_size),
+                           strict=True):
+            d["forecast"] = np.abs(s - f)
+    return out
+
+
+def phase_masks(length: int, patch_length: int, n_phases: int = N_PHASES) -> np.ndarray:
+    """(K, L) masks: copy k hides every patch whose number is k modulo K."""
+    patch = np.arange(length) // patch_length
+    return patch[None, :] % n_phases == np.arange(n_phases)[:, None]
+
+
+def grid_starts(n: int, length: int, stride: int, first: int = 0) -> np.ndarray:
+    """Starts of the windows that reach step ``first`` or later.
+
+    The grid is anchored half a window before step 0 (``stride`` apart) and ends with the
+    window whose middle half holds the last step, so the first and last steps sit mid-window
+    beside masked padding rather than at a window's edge, where both reconstructions are
+    worse (the spectrum wraps the window's end onto its start).
+    """
+    starts = np.arange(-(length // 2), n - length // 4, stride)
+    return starts[starts + length > first]
+
+
+def _cut(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(N, length) windows at ``starts``, NaN where they reach outside the series."""
+    padded = np.concatenate([np.full(length, np.nan), series, np.full(length, np.nan)])
+    return sliding_window_view(padded, length)[starts + length]
+
+
+def _window_views(
+    model: TinyModel, series: list[np.ndarray], firsts: list[int], stride: int, batch_size: int
+) -> dict[str, list[np.ndarray]]:
+    """Stitched time reconstructions (each step while hidden) and spectrum reconstructions."""
+    cfg = model.config
+    length = cfg.context_length
+    starts = [grid_starts(len(s), length, stride, f) for s, f in zip(series, firsts, strict=True)]
+    windows = np.concatenate([_cut(s, st, length) for s, st in zip(series, starts, strict=True)])
+    time, spec = _run_copies(model, windows, batch_size)
+    out: dict[str, list[np.ndarray]] = {"time": [], "spectrum": []}
+    weights = tent(length)
+    offset = 0
+    for s, st in zip(series, starts, strict=True):
+        rows = slice(offset, offset + len(st))
+        w = np.broadcast_to(weights, (len(st), length))
+        reach = len(s) + length  # stitched past the end, where windows are padding
+        out["time"].append(stitch(reach, time[rows], st, w)[0][: len(s)])
+        out["spectrum"].append(stitch(reach, spec[rows], st, w)[0][: len(s)])
+        offset += len(st)
+    return out
+
+
+def _run_copies(
+    model: TinyModel, windows: np.ndarray, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run K masked copies and one unmasked copy of each (N, L) window in one batch.
+
+    Returns the time reconstruction of every step from the copy that hid it, and the
+    spectrum reconstruction of the unmasked copy, both (N, L) in the original scale.
+    """
+    n, length = windows.shape
+    phases = phase_masks(length, model.config.patch_length)  # (K, L)
+    missing = np.isnan(windows)[:, None, :]  # (N, 1, L)
+    masks = np.concatenate([missing | phases[None], missing], axis=1)  # (N, K + 1, L)
+    copies = np.repeat(windows[:, None, :], N_PHASES + 1, axis=1)  # (N, K + 1, L)
+    batch = max(batch_size // (N_PHASES + 1), 1) * (N_PHASES + 1)  # whole windows per call
+    out, loc, scale = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
+                                batch_size=batch)
+    loc = loc.reshape(n, N_PHASES + 1, 1)
+    scale = scale.reshape(n, N_PHASES + 1, 1)
+    recon = out["reconstruction"].reshape(n, N_PHASES + 1, length) * scale + loc
+    time = (recon[:, :N_PHASES] * phases[None]).sum(axis=1)  # (N, L): each step once hidden
+    spec = out["spectrum"].reshape(n, N_PHASES + 1, 2, -1)[:, N_PHASES]  # (N, 2, L/2)
+    spec_time = inverse_spectrum(torch.from_numpy(spec)).numpy()  # (N, L)
+    return time, spec_time * scale[:, N_PHASES] + loc[:, N_PHASES]
+
+
+def forecast_origins(n: int, horizon: int, first: int = 0) -> np.ndarray:
+    """Origins ``horizon, 2 * horizon, ...`` whose forecast block reaches step ``first``."""
+    origins = np.arange(horizon, n, horizon)
+    return origins[origins + horizon > first]
+
+
+def _forecasts(
+    model: TinyModel, series: list[np.ndarray], firsts: list[int], horizon: int, batch_size: int
+) -> list[np.ndarray]:
+    """Per series, the forecast of every step from the origin before it; NaN where the context
+    holds less than a quarter of ``context_length`` observed values (forecasts from a few
+    steps are poor and would score the start of every series as anomalous)."""
+    length = model.config.context_length
+    origins = [forecast_origins(len(s), horizon, f) for s, f in zip(series, firsts, strict=True)]
+    contexts = np.concatenate(
+        [_cut(s, o - length, length) for s, o in zip(series, origins, strict=True)]
+    ).reshape(-1, length)
+    enough = (~np.isnan(contexts)).sum(axis=1) >= length // MIN_HISTORY_SHARE
+    predicted = np.full((len(contexts), horizon), np.nan)
+    if enough.any():
+        run = contexts[enough]
+        out, loc, scale = run_heads(model, run, np.isnan(run), batch_size=batch_size)
+        predicted[enough] = out["forecast"][:, :horizon] * scale + loc
+    result, offset = [], 0
+    for s, o in zip(series, origins, strict=True):
+        path = np.full(len(s) + horizon, np.nan)
+        for origin, row in zip(o, predicted[offset : offset + len(o)], strict=True):
+            path[origin : origin + horizon] = row
+        result.append(path[: len(s)])
+        offset += len(o)
+    return result
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` steps that skips NaN; NaN where all are NaN."""
+    ok = np.isfinite(values)
+    total = np.concatenate([[0.0], np.cumsum(np.where(ok, values, 0.0))])
+    count = np.concatenate([[0], np.cumsum(ok)])
+    steps = np.arange(len(values))
+    lo = np.clip(steps - (window - 1) // 2, 0, len(values))
+    hi = np.clip(steps + window // 2 + 1, 0, len(values))
+    n = count[hi] - count[lo]
+    return np.divide(total[hi] - total[lo], n, out=np.full(len(values), np.nan), where=n > 0)
+
+
+def detect_period(series: np.ndarray) -> int | None:
+    """The lag of the highest autocorrelation peak in 3..MAX_LAG, None when no peak is clear."""
+    x = series[np.isfinite(series)][:20_000]
+    if len(x) < 16 or np.ptp(x) == 0:
+        return None
+    x = x - x.mean()
+    size = 2 ** int(np.ceil(np.log2(2 * len(x))))
+    spectrum = np.abs(np.fft.rfft(x, size)) ** 2
+    acf = np.fft.irfft(spectrum)[: min(MAX_LAG, len(x) // 2) + 1]
+    acf = acf / acf[0]
+    lags = np.arange(3, len(acf) - 1)
+    peaks = lags[(acf[lags] > acf[lags - 1]) & (acf[lags] >= acf[lags + 1])]
+    peaks = peaks[acf[peaks] > MIN_ACF]
+    return int(peaks[np.argmax(acf[peaks])]) if len(peaks) else None
