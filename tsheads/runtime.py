@@ -29,6 +29,42 @@ def load_model(path: str | Path | None = None) -> TinyModel:
     return _load_cached(str(Path(path) if path is not None else WEIGHTS))
 
 
+def run_heads(
+    model: TinyModel,
+    values: np.ndarray,
+    mask: np.ndarray,
+    *,
+    heads: tuple[str, ...] | None = None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Heads' outputs for (N, L) windows in the normalised scale, with each window's
+    ``loc`` and ``scale`` (N, 1).
+
+    ``heads`` picks the outputs to keep (all by default); ``mask`` is True where a value is
+    hidden or missing. For outputs that are not values in time (the spectrum), mapping back
+    to the original scale is the caller's business.
+    """
+    names = tuple(model.heads) if heads is None else heads
+    outs: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    locs, scales = [], []
+    model.eval()
+    starts = range(0, len(values), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
+            rows = slice(start, start + batch_size)
+            z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
+            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))
+            for name in names:
+                outs[name].append(result[name].double().numpy())
+            locs.append(loc)
+            scales.append(scale)
+    if not locs:
+        return {name: np.empty((0, 0)) for name in names}, np.empty((0, 1)), np.empty((0, 1))
+    joined = {name: np.concatenate(parts) for name, parts in outs.items()}
+    return joined, np.concatenate(locs), np.concatenate(scales)
+
+
 def run_head(
     model: TinyModel,
     head: str,
@@ -38,47 +74,10 @@ def run_head(
     batch_size: int = 256,
     progress: bool = False,
 ) -> np.ndarray:
-    """One head's output for (N, L) windows, mapped back to each window's original scale.
-
-    ``mask`` is True where a value is hidden or missing; hidden values are ignored.
-    """
-    outs = []
-    model.eval()
-    starts = range(0, len(values), batch_size)
-    with torch.inference_mode():
-        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
-            rows = slice(start, start + batch_size)
-            z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
-            out = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))[head]
-            outs.append(unstandardize(out.double().numpy(), loc, scale))
-    return np.concatenate(outs) if outs else np.empty((0, 0))
-
-
-def run_heads(
-    model: TinyModel, values: np.ndarray, mask: np.ndarray, *, batch_size: int = 256
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Every head's output for (N, L) windows in the normalised scale, with each window's
-    ``loc`` and ``scale`` (N, 1).
-
-    For outputs that are not values in time (the spectrum), mapping back to the original
-    scale is the caller's business; ``mask`` is True where a value is hidden or missing.
-    """
-    outs: dict[str, list[np.ndarray]] = {name: [] for name in model.heads}
-    locs, scales = [], []
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(values), batch_size):
-            rows = slice(start, start + batch_size)
-            z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
-            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))
-            for name, out in result.items():
-                outs[name].append(out.double().numpy())
-            locs.append(loc)
-            scales.append(scale)
-    if not locs:
-        return {name: np.empty((0, 0)) for name in outs}, np.empty((0, 1)), np.empty((0, 1))
-    joined = {name: np.concatenate(parts) for name, parts in outs.items()}
-    return joined, np.concatenate(locs), np.concatenate(scales)
+    """One head's output for (N, L) windows, mapped back to each window's original scale."""
+    outs, loc, scale = run_heads(model, values, mask, heads=(head,), batch_size=batch_size,
+                                 progress=progress)
+    return unstandardize(outs[head], loc, scale) if len(loc) else np.empty((0, 0))
 
 
 def reconstruct(
