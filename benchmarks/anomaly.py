@@ -5,8 +5,9 @@ timestamp lies in a window of labels/combined_windows.json; files without window
 tsheads fits on the first 15 % of each file (NAB's probationary period) and scores the whole
 file. SKAB valve2: the four 8-channel files; tsheads and the semi-supervised peers (AutoEncoder,
 CNN) fit on the first 400 rows of each file, which hold no anomaly (anomaly-free.csv was
-recorded in another operating regime: its flow is four times valve2's). Peers run through
-TSB-AD's own wrappers (``run_Unsupervise_AD`` / ``run_Semisupervise_AD``) with TSB-AD's
+recorded in another operating regime: its flow is four times valve2's). TSB-AD's AutoEncoder
+needs a small shim to run with scikit-learn >= 1.6 (see ``_patch_autoencoder``). Peers run
+through TSB-AD's own wrappers (``run_Unsupervise_AD`` / ``run_Semisupervise_AD``) with TSB-AD's
 tuned hyper-parameters (``Optimal_Uni_algo_HP_dict`` / ``Optimal_Multi_algo_HP_dict``), on the
 whole file, as TSB-AD's leaderboard does.
 
@@ -116,6 +117,8 @@ def peer_scorer(name: str, multivariate: bool) -> Scorer:
     from TSB_AD.model_wrapper import run_Semisupervise_AD, run_Unsupervise_AD
 
     params = (Optimal_Multi_algo_HP_dict if multivariate else Optimal_Uni_algo_HP_dict)[name]
+    if name == "AutoEncoder":
+        _patch_autoencoder()
 
     def score(values: np.ndarray, fit_rows: int) -> np.ndarray:
         if name in SEMI_SUPERVISED:
@@ -127,6 +130,19 @@ def peer_scorer(name: str, multivariate: bool) -> Scorer:
         return np.asarray(out, dtype=float)
 
     return score
+
+
+def _patch_autoencoder() -> None:
+    """TSB-AD's AutoEncoder calls sklearn's ``check_is_fitted`` on a class without sklearn
+    tags, which scikit-learn >= 1.6 rejects; check the same attributes by hand instead."""
+    import TSB_AD.models.AE as ae
+
+    def check_is_fitted(estimator, attributes) -> None:
+        missing = [a for a in attributes if not hasattr(estimator, a)]
+        if missing:
+            raise AttributeError(f"AutoEncoder is not fitted: no {missing}")
+
+    ae.check_is_fitted = check_is_fitted
 
 
 def methods(args: argparse.Namespace, multivariate: bool) -> dict[str, Scorer]:
@@ -245,7 +261,8 @@ def report(args: argparse.Namespace, nab: pd.DataFrame, skab: pd.DataFrame,
         f"({args.threads} thread(s), weights: {weights}). Metrics are TSB-AD's own (the "
         "threshold-free lines of `get_metrics`, its sliding window from `find_length_rank`) "
         "on every step of each file (the fit part included), averaged over files; `seconds` is "
-        "the total over files, fit included. tsheads fits on the first 15 % of each NAB file and "
+        "the total over files, fit included; `failed` counts files where the method raised (its "
+        "averages leave them out). tsheads fits on the first 15 % of each NAB file and "
         "the first 400 rows of each SKAB file; peers use TSB-AD's tuned hyper-parameters.",
         "",
     ]
