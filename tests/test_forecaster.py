@@ -5,11 +5,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import generate_series
+import torch
+from conftest import TINY, generate_series
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsheads import Forecaster
+from tsheads.nn import TinyModel
 
 
 def wide(n: int = 200) -> pd.DataFrame:
@@ -135,3 +137,48 @@ def test_pickled_forecaster_predicts_identically_in_another_process(tiny_weights
     )
     subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "o.pkl")], check=True)
     pd.testing.assert_frame_equal(pd.read_pickle(tmp_path / "o.pkl"), expected)
+
+
+def test_autoregressive_head_reaches_long_horizons_without_warning(tiny_weights, recwarn):
+    out = Forecaster(weights=tiny_weights, head="autoregressive").fit(wide()).predict(70)
+    assert len(out) == 70 and np.isfinite(out.to_numpy()).all()
+    assert not [w for w in recwarn if "beyond the direct head" in str(w.message)]
+
+
+def test_ensemble_is_the_mean_of_direct_and_autoregressive(tiny_weights):
+    frame = wide()
+    runs = {h: Forecaster(weights=tiny_weights, head=h).fit(frame).predict(12)
+            for h in ("direct", "autoregressive", "ensemble")}
+    mean = (runs["direct"] + runs["autoregressive"]) / 2
+    np.testing.assert_allclose(runs["ensemble"].to_numpy(), mean.to_numpy(), rtol=1e-12)
+
+
+def test_fourier_intervals_are_monotone_and_bounded_to_the_head(tiny_weights):
+    fitted = Forecaster(weights=tiny_weights, intervals="fourier").fit(long())
+    out = fitted.predict(6, level=[80], quantiles=[0.1, 0.5, 0.9])
+    q = out[["tsheads-q0.1", "tsheads-q0.5", "tsheads-q0.9"]].to_numpy()
+    assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+    np.testing.assert_allclose(out["tsheads-lo-80"], out["tsheads-q0.1"])
+    with pytest.raises(ValueError, match="Fourier head covers 16 steps"):
+        fitted.predict(17, level=[80])
+
+
+def test_samples_follow_the_fourier_quantiles(tiny_weights):
+    fitted = Forecaster(weights=tiny_weights, intervals="fourier").fit(wide())
+    draws = fitted.sample(4, n_samples=4000, seed=1)
+    assert draws.shape == (2, 4, 4000)
+    q90 = fitted.predict(4, quantiles=[0.9])
+    below = (draws <= q90.xs("tsheads-q0.9", axis=1, level=1).to_numpy().T[:, :, None]).mean()
+    assert abs(below - 0.9) < 0.02
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted.sample(4, n_samples=0)
+
+
+def test_weights_without_forecast_heads_get_clear_errors(tmp_path):
+    torch.manual_seed(0)
+    path = TinyModel(TINY, heads=("reconstruction", "forecast")).save(tmp_path / "old.pt")
+    assert Forecaster(weights=str(path)).fit(wide()).head_ == "direct"
+    with pytest.raises(ValueError, match="needs an autoregressive head"):
+        Forecaster(weights=str(path), head="ensemble").fit(wide())
+    with pytest.raises(ValueError, match="needs a Fourier head"):
+        Forecaster(weights=str(path), intervals="fourier").fit(wide())

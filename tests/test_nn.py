@@ -149,3 +149,37 @@ def test_standardize_is_invertible_and_safe_on_constants():
     assert np.isfinite(z).all() and z[0, 3] == 0.0
     assert np.allclose(unstandardize(z, loc, scale)[0, :3], values[0, :3], rtol=0, atol=1e-1)
     assert (z[1] == 0).all() and scale[1, 0] > 0
+
+
+def test_fourier_density_is_non_negative_and_integrates_to_one():
+    from tsheads.nn.heads import FOURIER_TERMS, fourier_coefficients, fourier_density
+
+    torch.manual_seed(0)
+    coeffs = fourier_coefficients(torch.randn(6, 2, FOURIER_TERMS + 1))
+    density = fourier_density(coeffs, torch.linspace(-1, 1, 40001))
+    assert density.min() > -1e-5
+    torch.testing.assert_close(density.mean(-1) * 2, torch.ones(6), atol=1e-3, rtol=0)
+
+
+def test_fourier_quantiles_are_monotone_and_match_samples():
+    from tsheads.nn.heads import (
+        FOURIER_TERMS,
+        fourier_coefficients,
+        fourier_quantiles,
+        fourier_samples,
+    )
+
+    torch.manual_seed(0)
+    coeffs = fourier_coefficients(torch.randn(4, 2, FOURIER_TERMS + 1).double())
+    levels = torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64)
+    q = fourier_quantiles(coeffs, levels)  # (4, 3)
+    assert (q.diff(dim=-1) > 0).all()
+    draws = fourier_samples(coeffs, 50_000, torch.Generator().manual_seed(1))  # (4, n)
+    share = (draws[:, None, :] <= q[:, :, None]).double().mean(-1)
+    torch.testing.assert_close(share, levels.expand(4, 3), atol=0.01, rtol=0)
+
+
+def test_autoregressive_head_predicts_one_patch(tiny_model):
+    z, mask = torch.randn(3, TINY.context_length), torch.zeros(3, TINY.context_length, dtype=bool)
+    out = tiny_model(z, mask, ("autoregressive",))
+    assert list(out) == ["autoregressive"] and out["autoregressive"].shape == (3, 8)

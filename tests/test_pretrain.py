@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from tsheads.nn import EncoderConfig
-from tsheads.pretrain.train import TrainConfig, Trainer, losses, make_batch, run
+from tsheads.pretrain.train import HeadTrainer, TrainConfig, Trainer, losses, make_batch, run
 
 ENCODER = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2, horizon=16)
 
@@ -96,3 +96,52 @@ def test_pretrain_writes_weights_json_and_card(tmp_path):
     card = (tmp_path / "w.md").read_text()
     assert "--synthetic-only" in card and "| 4 |" in card
     assert TinyModel.load(tmp_path / "w.pt").config == ENCODER
+
+
+def head_trainer(steps: int = 20) -> HeadTrainer:
+    stage_one = trainer(steps=5)
+    for _ in range(5):
+        stage_one.train_step()
+    cfg = TrainConfig(steps=5, head_steps=steps, batch_size=16, seed=0, encoder=ENCODER)
+    corpus = {"long": [np.cos(np.arange(300) / 7.0)]}
+    return HeadTrainer(cfg, corpus, synthetic(), stage_one.model.state_dict())
+
+
+def test_stage_two_trains_only_the_new_heads_and_lowers_their_loss():
+    tr = head_trainer()
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    first = [tr.train_step() for _ in range(3)]
+    for _ in range(30):
+        last = tr.train_step()
+    changed = {k.split(".")[1] for k, v in tr.model.state_dict().items()
+               if not torch.equal(v, before[k])}
+    assert changed == {"autoregressive", "fourier"}
+    assert last["fourier"] < min(f["fourier"] for f in first)
+
+
+def test_rollout_loss_counts_only_known_future_steps():
+    from tsheads.pretrain.forecast_heads import rollout_loss
+
+    model, p = head_trainer().model, ENCODER.patch_length
+    values = synthetic()[:4, : 64 + 16].copy()
+    values[:, 64 + p :] = np.nan  # only the first patch of the future is known
+    batch = make_batch(values[:, :64], values[:, 64:], np.zeros((4, 64), dtype=bool))
+    with torch.no_grad():
+        out = model.encoder(batch.z, batch.mask)
+        loss = rollout_loss(model, batch.z, batch.mask, out, batch.future, batch.future_known)
+        first = model.heads["autoregressive"](out)
+    expected = ((first - batch.future[:, :p]) ** 2).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_pretrain_with_head_steps_writes_all_heads(tmp_path):
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+
+    cfg = TrainConfig(steps=3, head_steps=2, batch_size=8, warmup=2, encoder=ENCODER,
+                      synthetic_pool=20)
+    pretrain(cfg, tmp_path / "w.pt", real=False, progress=False)
+    model = TinyModel.load(tmp_path / "w.pt")
+    assert set(model.heads) == {"reconstruction", "spectrum", "forecast", "autoregressive",
+                                "fourier"}
+    assert "--head-steps 2" in (tmp_path / "w.md").read_text()

@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from tsheads.nn import TinyModel
+from tsheads.nn.heads import fourier_coefficients, fourier_quantiles, fourier_samples
 from tsheads.windows import standardize, unstandardize
 
 WEIGHTS = Path(__file__).parent / "weights" / "tiny.pt"
@@ -54,7 +55,7 @@ def run_heads(
         for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
             rows = slice(start, start + batch_size)
             z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
-            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]))
+            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]), names)
             for name in names:
                 outs[name].append(result[name].double().numpy())
             locs.append(loc)
@@ -98,17 +99,72 @@ def reconstruct(
 
 
 def forecast(
-    model: TinyModel, contexts: np.ndarray, horizon: int, *, batch_size: int = 256
+    model: TinyModel,
+    contexts: np.ndarray,
+    horizon: int,
+    *,
+    head: str = "direct",
+    batch_size: int = 256,
 ) -> np.ndarray:
     """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown.
 
-    Horizons past the direct head's reach are rolled out: the forecast is appended to the
-    context and the window encoded again.
+    ``head="direct"`` forecasts ``H_max`` steps per pass; ``"autoregressive"`` one patch per
+    pass. Either way each forecast is appended to the context and the window encoded again
+    until the horizon is reached.
     """
+    name = {"direct": "forecast", "autoregressive": "autoregressive"}[head]
     window = np.array(contexts, dtype=np.float64)
     parts: list[np.ndarray] = []
     while sum(p.shape[1] for p in parts) < horizon:
-        step = run_head(model, "forecast", window, np.isnan(window), batch_size=batch_size)
+        step = run_head(model, name, window, np.isnan(window), batch_size=batch_size)
         parts.append(step)
         window = np.concatenate([window, step], axis=1)[:, -window.shape[1] :]
     return np.concatenate(parts, axis=1)[:, :horizon]
+
+
+def forecast_quantiles(
+    model: TinyModel,
+    contexts: np.ndarray,
+    horizon: int,
+    levels: list[float],
+    *,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``.
+
+    The Fourier head's density is of the value around the direct forecast, so a quantile
+    is the direct forecast plus the density's quantile, in the window's original scale.
+    """
+    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
+                                 heads=("forecast", "fourier"), batch_size=batch_size)
+    if not len(loc):
+        return np.empty((0, horizon, len(levels)))
+    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
+    residual = fourier_quantiles(coeffs, torch.tensor(levels, dtype=torch.float64)).numpy()
+    z = outs["forecast"][:, :horizon, None] + residual  # (N, horizon, Q)
+    return z * scale[:, :, None] + loc[:, :, None]
+
+
+def forecast_samples(
+    model: TinyModel,
+    contexts: np.ndarray,
+    horizon: int,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``.
+
+    Steps are drawn independently: the draws match each step's marginal distribution, not
+    the joint behaviour of a path.
+    """
+    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
+                                 heads=("forecast", "fourier"), batch_size=batch_size)
+    if not len(loc):
+        return np.empty((0, horizon, n_samples))
+    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
+    generator = torch.Generator().manual_seed(seed)
+    residual = fourier_samples(coeffs, n_samples, generator).numpy()
+    z = outs["forecast"][:, :horizon, None] + residual
+    return z * scale[:, :, None] + loc[:, :, None]

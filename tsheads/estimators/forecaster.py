@@ -13,10 +13,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsheads.estimators.base import ModelMixin, fine_tune
 from tsheads.nn import TinyModel
-from tsheads.runtime import forecast
+from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
 from tsheads.windows import left_pad, standardize
 
-HEADS = ("auto", "direct")
+HEADS = ("auto", "direct", "autoregressive", "ensemble")
+INTERVALS = ("auto", "backtest", "fourier")
 MIN_HISTORY = 16  # observed values a series needs before it can be forecast
 BACKTEST_ORIGINS = 4  # per series, for the error quantiles behind intervals
 MIN_BACKTESTS = 30  # fewer pooled backtests than this: intervals from a random-walk rule
@@ -27,17 +28,25 @@ class Forecaster(ModelMixin, BaseEstimator):
 
     ``fit`` keeps the history of every series (and fine-tunes a copy of the model on it if
     asked); ``predict(horizon)`` forecasts from the last ``context_length`` steps of each.
-    The direct head reaches ``H_max`` = 96 steps; longer horizons roll it forward on its own
-    forecasts, with a warning. Quantiles and intervals come from the model's own errors on
-    backtests at the end of each history, pooled over series and scaled per series, so
-    they are calibrated to the data at hand (split-conformal style).
+    The direct head reaches ``H_max`` = 96 steps at once; the autoregressive head forecasts
+    one patch at a time and reaches any horizon. Quantiles and intervals come either from
+    the model's own errors on backtests at the end of each history, pooled over series
+    and scaled per series (split-conformal style), or from the Fourier head's density of
+    each step.
 
     Parameters
     ----------
     context_length : int
         History steps used per forecast, at most the model's 512.
-    head : {"auto", "direct"}
-        Forecast head. These weights carry the direct head; "auto" picks it.
+    head : {"auto", "direct", "autoregressive", "ensemble"}
+        Forecast head: "direct" (``H_max`` steps per pass, rolled out beyond), the
+        "autoregressive" one (one patch per pass), or the "ensemble" mean of both. "auto"
+        picks the one that did best in ``benchmarks/results/forecast.md`` (see
+        ``AUTO_HEAD``).
+    intervals : {"auto", "backtest", "fourier"}
+        Where quantiles and intervals come from: "backtest" errors, or the "fourier" head
+        (horizons up to ``H_max`` only). "auto" uses ``AUTO_INTERVALS`` when the horizon
+        allows and "backtest" otherwise.
     fine_tune_steps : int
         If positive, ``fit`` adapts a copy of the model to the history (earlier part for
         training, the last part to check) and keeps it only if it forecasts that part better.
@@ -69,6 +78,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         *,
         context_length: int = 512,
         head: str = "auto",
+        intervals: str = "auto",
         fine_tune_steps: int = 0,
         batch_size: int = 256,
         weights: str | None = None,
@@ -78,6 +88,7 @@ class Forecaster(ModelMixin, BaseEstimator):
     ) -> None:
         self.context_length = context_length
         self.head = head
+        self.intervals = intervals
         self.fine_tune_steps = fine_tune_steps
         self.batch_size = batch_size
         self.weights = weights
@@ -93,7 +104,8 @@ class Forecaster(ModelMixin, BaseEstimator):
         _check_history(panel)
         model = _load(self.weights)
         self.context_length_ = min(self.context_length, model.config.context_length)
-        self.head_ = "direct"
+        self.head_ = _resolve_head(self.head, model)
+        self.intervals_ = _resolve_intervals(self.intervals, model)
         self.fine_tune_report_ = None
         if self.fine_tune_steps:
             with self._threads():
@@ -115,7 +127,9 @@ class Forecaster(ModelMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         horizon = _check_horizon(horizon)
         probs = _probabilities(level, quantiles)
-        if horizon > self.model_.config.horizon:
+        if probs and self.intervals == "fourier":
+            self._check_fourier(horizon)
+        if horizon > self.model_.config.horizon and self.head_ != "autoregressive":
             warnings.warn(
                 f"horizon {horizon} is beyond the direct head's {self.model_.config.horizon} "
                 "steps; later steps are rolled out from the model's own forecasts.",
@@ -125,13 +139,29 @@ class Forecaster(ModelMixin, BaseEstimator):
         series = self.panel_.values
         with self._threads():
             point = self._point(series, horizon)
-            errors = self._error_quantiles(series, horizon, sorted(probs)) if probs else {}
+            bands = self._quantiles(series, horizon, sorted(probs)) if probs else {}
         columns = {self.alias: list(point)}
-        scale = _scales(self._contexts(series))
         for name, p in _column_probs(self.alias, level, quantiles).items():
-            columns[name] = list(point + scale * errors[p])
+            columns[name] = list(bands[p])
         out = from_panel_columns(self.panel_, columns, future_index(self.panel_, horizon))
         return out[self.alias] if isinstance(out, dict) and len(out) == 1 else out
+
+    def sample(self, horizon: int, n_samples: int = 100, *, seed: int = 0) -> np.ndarray:
+        """Draws (n_series, horizon, n_samples) from the Fourier head's density per step.
+
+        Each step is drawn on its own, so the draws have the right spread per step but
+        are not coherent paths. Needs ``horizon <= H_max``.
+        """
+        check_is_fitted(self, "model_")
+        horizon = _check_horizon(horizon)
+        self._check_fourier(horizon)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or (
+            n_samples < 1
+        ):
+            raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
+        with self._threads():
+            return forecast_samples(self.model_, self._contexts(self.panel_.values), horizon,
+                                    int(n_samples), seed=seed, batch_size=self.batch_size)
 
     def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
         """Stateless twin of ``fit(X).predict(horizon)``."""
@@ -139,7 +169,9 @@ class Forecaster(ModelMixin, BaseEstimator):
 
     def _validate_forecast_params(self) -> None:
         if self.head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS} for these weights, got {self.head!r}.")
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}.")
+        if self.intervals not in INTERVALS:
+            raise ValueError(f"intervals must be one of {INTERVALS}, got {self.intervals!r}.")
         ok = isinstance(self.context_length, numbers.Integral) and self.context_length >= 16
         if not ok or isinstance(self.context_length, bool):
             raise ValueError(f"context_length must be an int >= 16, got {self.context_length!r}.")
@@ -152,8 +184,38 @@ class Forecaster(ModelMixin, BaseEstimator):
         return np.stack([left_pad(s[-self.context_length_ :], length)[0] for s in series])
 
     def _point(self, series: list[np.ndarray], horizon: int) -> np.ndarray:
-        return forecast(self.model_, self._contexts(series), horizon,
-                        batch_size=self.batch_size)
+        contexts = self._contexts(series)
+        heads = ("direct", "autoregressive") if self.head_ == "ensemble" else (self.head_,)
+        runs = [forecast(self.model_, contexts, horizon, head=head, batch_size=self.batch_size)
+                for head in heads]
+        return np.mean(runs, axis=0)
+
+    def _check_fourier(self, horizon: int) -> None:
+        if "fourier" not in self.model_.heads:
+            raise ValueError("these weights have no Fourier head; use intervals='backtest'.")
+        if horizon > self.model_.config.horizon:
+            raise ValueError(
+                f"the Fourier head covers {self.model_.config.horizon} steps, horizon "
+                f"{horizon} is longer; use intervals='backtest' or a shorter horizon."
+            )
+
+    def _quantiles(
+        self, series: list[np.ndarray], horizon: int, probs: list[float]
+    ) -> dict[float, np.ndarray]:
+        """Forecast quantiles (N, horizon) by probability, from the Fourier head or from
+        backtest errors around the point forecast."""
+        source = self.intervals_
+        if source == "fourier" and self.intervals == "auto":
+            source = "fourier" if horizon <= self.model_.config.horizon else "backtest"
+        if source == "fourier":
+            self._check_fourier(horizon)
+            values = forecast_quantiles(self.model_, self._contexts(series), horizon, probs,
+                                        batch_size=self.batch_size)
+            return {p: values[:, :, i] for i, p in enumerate(probs)}
+        point = self._point(series, horizon)
+        scale = _scales(self._contexts(series))
+        errors = self._error_quantiles(series, horizon, probs)
+        return {p: point + scale * errors[p] for p in probs}
 
     def _error_quantiles(
         self, series: list[np.ndarray], horizon: int, probs: list[float]
@@ -206,6 +268,29 @@ def _load(weights: str | None) -> TinyModel:
         raise ValueError(f"the weights {weights or 'shipped'} have no forecast head; "
                          "pretrain with a current tsheads.")
     return model
+
+
+AUTO_HEAD = "direct"  # the head "auto" picks, from benchmarks/results/forecast.md
+AUTO_INTERVALS = "backtest"  # the interval source "auto" picks, from the same benchmark
+
+
+def _resolve_head(head: str, model: TinyModel) -> str:
+    has_autoregressive = "autoregressive" in model.heads
+    if head == "auto":
+        return AUTO_HEAD if has_autoregressive else "direct"
+    if head != "direct" and not has_autoregressive:
+        raise ValueError(f"head={head!r} needs an autoregressive head, which these weights "
+                         "lack; use head='direct'.")
+    return head
+
+
+def _resolve_intervals(intervals: str, model: TinyModel) -> str:
+    if intervals == "auto":
+        return AUTO_INTERVALS if "fourier" in model.heads else "backtest"
+    if intervals == "fourier" and "fourier" not in model.heads:
+        raise ValueError("intervals='fourier' needs a Fourier head, which these weights lack; "
+                         "use intervals='backtest'.")
+    return intervals
 
 
 def _check_history(panel) -> None:

@@ -7,6 +7,8 @@ checkpoint to their classes, so forecast heads of later versions plug in by name
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -51,8 +53,129 @@ class ForecastHead(nn.Module):
         return self.proj(self.squeeze(tokens).flatten(1))  # (B, T * p) -> (B, H)
 
 
+AR_WIDTH = 256  # hidden width of the autoregressive head's MLP
+FOURIER_WIDTH = 128  # width of the per-step features of the Fourier head
+FOURIER_TERMS = 32  # K: frequencies of each step's density
+FOURIER_BINS = 128  # bins of [-1, 1] the density is evaluated on
+FOURIER_SQUASH = 2.0  # a residual r (in window units) sits at x = tanh(r / FOURIER_SQUASH)
+
+
+class AutoregressiveHead(nn.Module):
+    """Next patch: the ``patch_length`` steps after the window, as a change from its last
+    value. The runtime appends each patch and encodes again, so one head reaches any
+    horizon (GPHT-style roll-out)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.squeeze = nn.Linear(config.d_model, config.patch_length)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.n_tokens * config.patch_length, AR_WIDTH),
+            nn.GELU(),
+            nn.Linear(AR_WIDTH, config.patch_length),
+        )
+
+    def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, p)
+        tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
+        return out.filled[:, -1:] + self.mlp(self.squeeze(tokens).flatten(1))
+
+
+class FourierHead(nn.Module):
+    """Fourier head: per forecast step, a linear map to the coefficients of a truncated
+    Fourier series that is a density on [-1, 1].
+
+    The density describes where the value lands around the direct forecast: a residual
+    ``r`` in window units sits at ``x = tanh(r / FOURIER_SQUASH)``, which gives fine bins
+    near the point forecast and still covers the tails. Output: the complex vector ``a``
+    (B, H, 2, K + 1) whose autocorrelation gives the series' coefficients, which keeps the
+    density non-negative (see ``fourier_coefficients``).
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.squeeze = nn.Linear(config.d_model, config.patch_length)
+        self.features = nn.Linear(config.n_tokens * config.patch_length, FOURIER_WIDTH)
+        self.steps = nn.Parameter(torch.randn(config.horizon, FOURIER_WIDTH) * 0.02)
+        self.coeffs = nn.Linear(FOURIER_WIDTH, 2 * (FOURIER_TERMS + 1))
+
+    def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, H, 2, K + 1)
+        tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
+        window = self.features(self.squeeze(tokens).flatten(1))  # (B, W)
+        per_step = nn.functional.gelu(window[:, None, :] + self.steps)  # (B, H, W)
+        a = self.coeffs(per_step)  # (B, H, 2 (K + 1))
+        return a.unflatten(-1, (2, FOURIER_TERMS + 1))
+
+
+def fourier_coefficients(a: torch.Tensor) -> torch.Tensor:
+    """Normalised coefficients c_k / c_0, k = 1..K, (..., K) complex, from a (..., 2, K + 1).
+
+    c is the autocorrelation of a, so sum_k c_k e^{i pi k x} = |sum_l a_l e^{i pi l x}|^2 is
+    never negative; dividing by c_0 makes the density integrate to one on [-1, 1].
+    """
+    z = torch.complex(a[..., 0, :], a[..., 1, :])  # (..., K + 1)
+    n = z.shape[-1]
+    c = torch.stack([(z[..., k:] * z[..., : n - k].conj()).sum(-1) for k in range(n)], -1)
+    return c[..., 1:] / c[..., :1].real.clamp(min=1e-12)
+
+
+def fourier_density(coeffs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Density at points x (N,) in [-1, 1] from normalised coefficients (..., K): (..., N)."""
+    k = torch.arange(1, coeffs.shape[-1] + 1, dtype=x.dtype, device=x.device)
+    angle = math.pi * k[:, None] * x[None, :]  # (K, N)
+    return 0.5 + coeffs.real @ torch.cos(angle) - coeffs.imag @ torch.sin(angle)
+
+
+def bin_centres(n_bins: int = FOURIER_BINS) -> torch.Tensor:
+    return -1 + (2 * torch.arange(n_bins, dtype=torch.float32) + 1) / n_bins
+
+
+def fourier_bins(coeffs: torch.Tensor, n_bins: int = FOURIER_BINS) -> torch.Tensor:
+    """Probabilities of ``n_bins`` equal bins of [-1, 1], from the density at their centres."""
+    density = fourier_density(coeffs, bin_centres(n_bins).to(coeffs.real.dtype)).clamp(min=0)
+    return density / density.sum(-1, keepdim=True).clamp(min=1e-12)
+
+
+def fourier_smoothness(coeffs: torch.Tensor) -> torch.Tensor:
+    """The Fourier head paper's smoothness penalty: mean over outputs of sum_k k^2 |c_k|^2."""
+    k = torch.arange(1, coeffs.shape[-1] + 1, dtype=coeffs.real.dtype, device=coeffs.device)
+    return (k**2 * coeffs.abs() ** 2).sum(-1).mean()
+
+
+def _to_residual(x: torch.Tensor) -> torch.Tensor:
+    """Back from the density's axis [-1, 1] to a residual in window units."""
+    return FOURIER_SQUASH * torch.atanh(x.clamp(-1 + 1e-6, 1 - 1e-6))
+
+
+def fourier_quantiles(coeffs: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """Residuals (..., Q) at probabilities ``levels`` (Q,), by inverting the binned CDF
+    with linear interpolation inside each bin."""
+    probs = fourier_bins(coeffs)  # (..., bins)
+    n_bins = probs.shape[-1]
+    cdf = probs.cumsum(-1)
+    want = levels.to(cdf.dtype).expand(*cdf.shape[:-1], -1).contiguous()  # (..., Q)
+    j = torch.searchsorted(cdf.contiguous(), want).clamp(max=n_bins - 1)  # (..., Q)
+    below = torch.where(j > 0, cdf.gather(-1, (j - 1).clamp(min=0)), torch.zeros_like(want))
+    share = ((want - below) / probs.gather(-1, j).clamp(min=1e-12)).clamp(0, 1)
+    return _to_residual(-1 + (j + share) * 2 / n_bins)
+
+
+def fourier_samples(
+    coeffs: torch.Tensor, n_samples: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Residuals (..., n_samples) drawn from each density: a bin, then a point inside it."""
+    probs = fourier_bins(coeffs)  # (..., bins)
+    flat = probs.reshape(-1, probs.shape[-1])
+    j = torch.multinomial(flat, n_samples, replacement=True, generator=generator)
+    inside = torch.rand(j.shape, generator=generator, dtype=flat.dtype)
+    x = -1 + (j + inside) * 2 / probs.shape[-1]
+    return _to_residual(x).reshape(*probs.shape[:-1], n_samples)
+
+
 HEADS: dict[str, type[nn.Module]] = {
     "reconstruction": ReconstructionHead,
     "spectrum": SpectrumHead,
     "forecast": ForecastHead,
+    "autoregressive": AutoregressiveHead,
+    "fourier": FourierHead,
 }
+ENCODER_HEADS = ("reconstruction", "spectrum", "forecast")  # trained with the encoder
+FORECAST_HEADS = ("autoregressive", "fourier")  # trained after it, on the frozen encoder

@@ -27,10 +27,14 @@ class TinyModel(nn.Module):
         self.encoder = Encoder(config)
         self.heads = nn.ModuleDict({name: HEADS[name](config) for name in heads})
 
-    def forward(self, z: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run the encoder once and every head on it; values stay in the normalised scale."""
+    def forward(
+        self, z: torch.Tensor, mask: torch.Tensor, heads: tuple[str, ...] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Run the encoder once and the named heads (all by default) on it; values stay in
+        the normalised scale."""
         out = self.encoder(z, mask)
-        return {name: head(out) for name, head in self.heads.items()}
+        names = tuple(self.heads) if heads is None else heads
+        return {name: self.heads[name](out) for name in names}
 
     def encode(self, z: torch.Tensor, mask: torch.Tensor) -> EncoderOutput:
         return self.encoder(z, mask)

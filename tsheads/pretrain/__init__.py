@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from tsheads.pretrain.card import write_model_card
-from tsheads.pretrain.train import TrainConfig, Trainer, checkpoint_path, run
+from tsheads.pretrain.train import HeadTrainer, TrainConfig, Trainer, checkpoint_path, run
 
 __all__ = ["TrainConfig", "pretrain", "write_model_card"]
 
@@ -36,15 +36,16 @@ def synthetic_pool(cfg: TrainConfig) -> np.ndarray:
 def pretrain(
     cfg: TrainConfig, out: str | Path, *, real: bool = True, progress: bool = True
 ) -> Trainer:
-    """Pretrain from scratch or resume from ``out``'s checkpoint; write weights and a card."""
+    """Pretrain from scratch or resume from ``out``'s checkpoints; write weights and a card.
+
+    Stage one trains the encoder with its reconstruction, spectrum and direct forecast
+    heads; stage two (``cfg.head_steps`` > 0) the autoregressive and Fourier heads on the
+    frozen encoder.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    corpus = load_corpus(real)
-    trainer = Trainer(cfg, corpus, synthetic_pool(cfg))
-    ckpt = checkpoint_path(out)
-    if ckpt.exists():
-        trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
-        print(f"resuming from {ckpt} at step {trainer.step}", file=sys.stderr)
+    corpus, synthetic = load_corpus(real), synthetic_pool(cfg)
+    trainer = _resumed(Trainer(cfg, corpus, synthetic), out)
     run(trainer, out, progress=progress)
     extra = {
         "parameters": trainer.model.n_parameters(),
@@ -56,8 +57,24 @@ def pretrain(
         "corpus": _corpus_counts(corpus),
         "command": _command(cfg, out, real),
     }
+    if cfg.head_steps > 0:
+        encoder_state = trainer.model.state_dict()
+        trainer = _resumed(HeadTrainer(cfg, corpus, synthetic, encoder_state), out)
+        run(trainer, out, progress=progress)
+        extra.update(parameters=trainer.model.n_parameters(), head_steps_done=trainer.step,
+                     head_minutes=round(trainer.seconds / 60, 1), head_history=trainer.history)
     trainer.model.eval().save(out, extra=extra)
     write_model_card(out)
+    return trainer
+
+
+def _resumed(trainer: Trainer, out: Path) -> Trainer:
+    """The trainer, with its stage's checkpoint loaded when one exists."""
+    ckpt = checkpoint_path(out, trainer.stage)
+    if ckpt.exists():
+        trainer.load_state(torch.load(ckpt, map_location="cpu", weights_only=True))
+        print(f"resuming stage {trainer.stage} from {ckpt} at step {trainer.step}",
+              file=sys.stderr)
     return trainer
 
 
@@ -66,7 +83,7 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
     parts = [
         f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size}",
         f"--seed {cfg.seed} --lr {cfg.lr:g} --synthetic-share {cfg.synthetic_share:g}",
-        f"--forecast-weight {cfg.forecast_weight:g}",
+        f"--forecast-weight {cfg.forecast_weight:g} --head-steps {cfg.head_steps}",
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
         f"--out {shlex.quote(str(out))}",

@@ -33,7 +33,37 @@ def render(meta: dict, notes: str = "") -> str:
         rows=rows or "| (none) | | |", curve=curve, command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
+        stage_two=_stage_two(meta),
     )
+
+
+def _stage_two(meta: dict) -> str:
+    """The card's section on the autoregressive and Fourier heads, when they were trained."""
+    if not meta.get("head_steps_done"):
+        return ""
+    curve = "\n".join(f"| {h['step']} | {h['minutes']} | {h['autoregressive']:.4f} | "
+                      f"{h['fourier']:.4f} |" for h in meta["head_history"])
+    return STAGE_TWO.format(steps=meta["head_steps_done"], minutes=meta["head_minutes"],
+                            batch=meta["train"]["batch_size"], lr=meta["train"]["head_lr"],
+                            curve=curve)
+
+
+STAGE_TWO = """
+## Stage two: autoregressive and Fourier heads
+
+{steps:,} steps of {batch} clean windows (nothing hidden) with the encoder and the stage-one
+heads frozen, so their outputs are exactly those of stage one; AdamW at lr {lr:g} (100 warm-up
+steps, cosine to a tenth); {minutes:.1f} minutes. The autoregressive head predicts the next
+8-step patch as a change from the window's last value; each window is rolled forward 4 patches
+on the head's own predictions (re-normalised each time, as at inference) and the loss is the
+MSE over all 4. The Fourier head gives, per step of the next 96, a 32-term Fourier density of
+x = tanh(r / 2) for the residual r of the value around the direct forecast; loss: cross-entropy
+over 128 bins of [-1, 1] plus 1e-4 x the smoothness penalty sum k^2 |c_k|^2.
+
+| step | minutes | autoregressive MSE (4 patches) | Fourier NLL (bins) |
+|---:|---:|---:|---:|
+{curve}
+"""
 
 
 MODEL_CARD = """# tsheads tiny model card
@@ -72,6 +102,7 @@ for `tsheads demo`.
 |---:|---:|---:|---:|---:|
 {curve}
 
+{stage_two}
 ## Reproduce
 
 ```

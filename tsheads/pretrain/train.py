@@ -18,10 +18,13 @@ from tqdm import tqdm
 
 from tsheads.nn import EncoderConfig, TinyModel
 from tsheads.nn.encoder import fill_linear, spectrum
+from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS
 from tsheads.nn.masking import pretraining_mask
+from tsheads.pretrain.forecast_heads import freeze_all_but, head_losses
 from tsheads.pretrain.sampler import WindowSampler
 from tsheads.windows import CLIP, standardize
 
+HEAD_WARMUP = 100  # warm-up steps of stage two
 CLEAN_SHARE = 0.3  # rows shown with nothing hidden: forecasting sees clean contexts too
 MIN_VISIBLE = 16  # rows with fewer visible values teach nothing and are dropped from the loss
 
@@ -40,6 +43,8 @@ class TrainConfig:
     synthetic_pool: int = 3000
     spectrum_weight: float = 0.5  # loss = time + spectrum_weight * spectrum + forecast_weight * ...
     forecast_weight: float = 0.2  # forecast errors are heavy-tailed: keep them from dominating
+    head_steps: int = 0  # stage two: autoregressive + Fourier heads on the frozen encoder
+    head_lr: float = 1e-3
     checkpoint_seconds: float = 180.0
     log_every: int = 250
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -94,7 +99,7 @@ def sample_batch(
 
 def losses(model: TinyModel, batch: Batch) -> dict[str, torch.Tensor]:
     """Masked time reconstruction, full-window spectrum and direct forecast MSEs."""
-    out = model(batch.z, batch.mask)
+    out = model(batch.z, batch.mask, ENCODER_HEADS)
     hidden = batch.hidden.float()
     time_err = (out["reconstruction"] - batch.target) ** 2 * hidden
     truth = spectrum(fill_linear(batch.target, ~batch.known))  # (B, 2, L/2)
@@ -114,26 +119,29 @@ def total_loss(parts: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor
             + cfg.forecast_weight * parts["forecast"])
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(step: int, peak: float, warmup: int, steps: int) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
 class Trainer:
-    """Holds the model, optimiser, data and random state of one run."""
+    """Holds the model, optimiser, data and random state of stage one: the encoder with
+    its reconstruction, spectrum and direct forecast heads."""
+
+    stage = 1
 
     def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
                  synthetic: np.ndarray) -> None:
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed + self.stage - 1)
         self.cfg = cfg
-        self.model = TinyModel(cfg.encoder)
+        self.model = TinyModel(cfg.encoder, heads=ENCODER_HEADS)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
-        self.rng = np.random.default_rng(cfg.seed)
+        self.rng = np.random.default_rng([cfg.seed, self.stage - 1] if self.stage > 1 else cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         enc = cfg.encoder
         self.sampler = WindowSampler(
@@ -147,14 +155,28 @@ class Trainer:
         return sample_batch(self.sampler, self.cfg.batch_size, self.cfg.encoder.patch_length,
                             self.generator)
 
+    @property
+    def steps(self) -> int:
+        return self.cfg.steps
+
+    def lr(self) -> float:
+        return lr_at(self.step, self.cfg.lr, self.cfg.warmup, self.cfg.steps)
+
+    def step_losses(self) -> dict[str, torch.Tensor]:
+        return losses(self.model, self.next_batch())
+
+    def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return total_loss(parts, self.cfg)
+
     def train_step(self) -> dict[str, float]:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr_at(self.step, self.cfg)
-        parts = losses(self.model, self.next_batch())
-        loss = total_loss(parts, self.cfg)
+            group["lr"] = self.lr()
+        parts = self.step_losses()
+        loss = self.combine(parts)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         self.optimizer.step()
         self.step += 1
         return {name: float(value.detach()) for name, value in parts.items()}
@@ -182,26 +204,65 @@ class Trainer:
         self.seconds = state["seconds"]
 
 
-def checkpoint_path(out: Path) -> Path:
-    return out.with_suffix(".ckpt")
+class HeadTrainer(Trainer):
+    """Stage two: the autoregressive and Fourier heads on the frozen stage-one encoder,
+    from clean contexts (nothing hidden)."""
+
+    stage = 2
+
+    def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
+                 synthetic: np.ndarray, encoder_state: dict) -> None:
+        super().__init__(cfg, corpus, synthetic)
+        self.model = TinyModel(cfg.encoder)
+        missing = self.model.load_state_dict(encoder_state, strict=False).missing_keys
+        new = tuple(f"heads.{name}." for name in FORECAST_HEADS)
+        if any(not key.startswith(new) for key in missing):
+            raise ValueError(f"stage-one state lacks encoder weights: {missing[:3]}...")
+        self.optimizer = torch.optim.AdamW(
+            freeze_all_but(self.model), lr=cfg.head_lr, weight_decay=cfg.weight_decay
+        )
+
+    @property
+    def steps(self) -> int:
+        return self.cfg.head_steps
+
+    def lr(self) -> float:
+        return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.cfg.head_steps)
+
+    def step_losses(self) -> dict[str, torch.Tensor]:
+        context, future = self.sampler.sample(self.cfg.batch_size)
+        batch = make_batch(context, future, np.zeros(context.shape, dtype=bool))
+        return head_losses(self.model, batch.z, batch.mask, batch.future, batch.future_known)
+
+    def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return parts["fourier"] + parts["autoregressive"]
+
+    def train_step(self) -> dict[str, float]:
+        self.model.encoder.eval()  # frozen: no dropout either
+        return super().train_step()
+
+
+def checkpoint_path(out: Path, stage: int = 1) -> Path:
+    return out.with_suffix(".ckpt" if stage == 1 else ".heads.ckpt")
 
 
 def run(
     trainer: Trainer, out: Path, progress: bool = True, until: int | None = None
 ) -> list[dict]:
-    """Train to ``cfg.steps`` (or stop early at ``until``), checkpointing every few minutes."""
-    cfg, ckpt = trainer.cfg, checkpoint_path(out)
-    last_step = cfg.steps if until is None else min(until, cfg.steps)
+    """Train to the trainer's last step (or stop early at ``until``), checkpointing every
+    few minutes."""
+    cfg, ckpt = trainer.cfg, checkpoint_path(out, trainer.stage)
+    last_step = trainer.steps if until is None else min(until, trainer.steps)
     trainer.model.train()
     last_save, running = time.perf_counter(), None
-    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=not progress, unit="step")
+    bar = tqdm(total=trainer.steps, initial=trainer.step, disable=not progress, unit="step")
     window: list[dict[str, float]] = []
     while trainer.step < last_step:
         started = time.perf_counter()
         parts = trainer.train_step()
         trainer.seconds += time.perf_counter() - started
         window.append(parts)
-        loss = float(total_loss({k: torch.tensor(v) for k, v in parts.items()}, cfg))
+        loss = float(trainer.combine({k: torch.tensor(v) for k, v in parts.items()}))
         running = loss if running is None else 0.98 * running + 0.02 * loss
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")

@@ -1,0 +1,92 @@
+"""Second pretraining stage: the autoregressive and Fourier heads on the frozen encoder.
+
+Freezing the encoder keeps every reconstruction and direct-forecast output of stage one
+bit-identical, and makes a step cheap (no backward pass through the encoder). The
+autoregressive head learns on its own roll-outs: each window is rolled forward a few
+patches with the head's own predictions, so it sees the inputs it will meet at inference.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from tsheads.nn import TinyModel
+from tsheads.nn.heads import (
+    FORECAST_HEADS,
+    FOURIER_BINS,
+    FOURIER_SQUASH,
+    fourier_bins,
+    fourier_coefficients,
+    fourier_smoothness,
+)
+from tsheads.windows import ABS_FLOOR, CLIP, REL_FLOOR
+
+ROLLOUT_PATCHES = 4  # patches each window is rolled forward per step
+FOURIER_GAMMA = 1e-4  # weight of the smoothness penalty
+
+
+def freeze_all_but(model: TinyModel, heads: tuple[str, ...] = FORECAST_HEADS) -> list:
+    """Switch off gradients everywhere but in ``heads``; return their parameters."""
+    for param in model.parameters():
+        param.requires_grad_(False)
+    trainable = [p for name in heads for p in model.heads[name].parameters()]
+    for param in trainable:
+        param.requires_grad_(True)
+    return trainable
+
+
+def standardize_torch(values: torch.Tensor, mask: torch.Tensor):
+    """``tsheads.windows.standardize`` for tensors: (z, loc, scale), loc/scale (B, 1)."""
+    visible = (~mask).to(values.dtype)
+    count = visible.sum(1, keepdim=True).clamp(min=1)
+    loc = (values * visible).sum(1, keepdim=True) / count
+    var = (((values - loc) * visible) ** 2).sum(1, keepdim=True) / count
+    scale = torch.maximum(var.sqrt(), ABS_FLOOR + REL_FLOOR * loc.abs())
+    z = ((values - loc) / scale * visible).clamp(-CLIP, CLIP)
+    return z, loc, scale
+
+
+def fourier_loss(model: TinyModel, out, future: torch.Tensor, known: torch.Tensor):
+    """Bin cross-entropy of the true residuals around the direct forecast + smoothness."""
+    with torch.no_grad():
+        direct = model.heads["forecast"](out)  # (B, H)
+    coeffs = fourier_coefficients(model.heads["fourier"](out))  # (B, H, K)
+    probs = fourier_bins(coeffs)  # (B, H, bins)
+    x = torch.tanh((future - direct) / FOURIER_SQUASH)
+    target = ((x + 1) / 2 * FOURIER_BINS).long().clamp(0, FOURIER_BINS - 1)  # (B, H)
+    nll = -torch.log(probs.gather(-1, target[..., None]).squeeze(-1).clamp(min=1e-9))
+    weight = known.float()
+    return (nll * weight).sum() / weight.sum().clamp(min=1) + FOURIER_GAMMA * fourier_smoothness(
+        coeffs
+    )
+
+
+def rollout_loss(model: TinyModel, z, mask, out, future, known) -> torch.Tensor:
+    """MSE of the autoregressive head over ``ROLLOUT_PATCHES`` patches of its own roll-out,
+    in the units of the first window."""
+    head, p = model.heads["autoregressive"], model.config.patch_length
+    values, errors, weights = z, [], []
+    loc = torch.zeros_like(z[:, :1])
+    scale = torch.ones_like(loc)
+    for k in range(min(ROLLOUT_PATCHES, future.shape[1] // p)):
+        if k:
+            zk, loc, scale = standardize_torch(values, mask)
+            with torch.no_grad():
+                out = model.encoder(zk, mask)
+        patch = head(out) * scale + loc  # (B, p) in first-window units
+        target, seen = future[:, k * p : (k + 1) * p], known[:, k * p : (k + 1) * p].float()
+        errors.append(((patch - target) ** 2 * seen).sum())
+        weights.append(seen.sum())
+        values = torch.cat([values[:, p:], patch.detach()], dim=1)
+        mask = torch.cat([mask[:, p:], torch.zeros_like(mask[:, :p])], dim=1)
+    return torch.stack(errors).sum() / torch.stack(weights).sum().clamp(min=1)
+
+
+def head_losses(model: TinyModel, z, mask, future, known) -> dict[str, torch.Tensor]:
+    """Both stage-two losses from one encoder pass over the clean contexts."""
+    with torch.no_grad():
+        out = model.encoder(z, mask)
+    return {
+        "fourier": fourier_loss(model, out, future, known),
+        "autoregressive": rollout_loss(model, z, mask, out, future, known),
+    }
