@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 PRETRAIN_EXAMPLE = """example:
@@ -28,9 +29,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain the encoder by masked reconstruction",
                        epilog=PRETRAIN_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, required=True, help="optimiser steps in total")
+    p.add_argument("--steps", type=_positive_int, required=True, help="optimiser steps in total")
     p.add_argument("--out", required=True, help="weights file to write (.pt)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--synthetic-share", type=float, default=0.3)
@@ -113,6 +114,17 @@ def _check_output(path: str, force: bool) -> Path:
     return out
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1, or a one-line usage error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
 def _columns(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
@@ -168,10 +180,24 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: errors in the user's input print one line and exit with status 2."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return args.func(args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as err:
         print(f"tsheads {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _one_line_warning(command: str):
+    """Warnings print once, as one line like errors do, without the Python source line."""
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if str(message) not in seen:
+            seen.add(str(message))
+            print(f"tsheads {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

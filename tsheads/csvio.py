@@ -56,8 +56,8 @@ def read_csv(
         When `path` does not exist.
     ValueError
         One line naming the file, the line (1-based, header included, assuming no blank
-        lines) and the column: unknown columns, unparsable timestamps, non-numeric cells, a
-        wrong delimiter.
+        lines) and the column: unknown columns, unparsable, repeated or unsorted timestamps
+        (wide files), non-numeric, True/False or infinite cells, a wrong delimiter.
     """
     path = Path(path)
     if not path.is_file():
@@ -107,8 +107,27 @@ def _wide_csv(df: pd.DataFrame, path: Path, time_col: str | None) -> pd.DataFram
         times = df[col]
         if not pd.api.types.is_integer_dtype(times.dtype):
             times = _parse_times(times, path, col)
+        _check_order(times, path, col)
         df = df.drop(columns=col).set_axis(pd.Index(times, name=col), axis=0)
     return df
+
+
+def _check_order(times: pd.Series, path: Path, name: Any) -> None:
+    """Timestamps of a wide file must be unique and ascending; name the first line that is not."""
+    values = times.to_numpy()
+    repeat = _first(pd.Series(values).duplicated().to_numpy())
+    if repeat is not None:
+        earlier = int((values[:repeat] == values[repeat]).argmax())
+        raise ValueError(
+            f"{path}, line {repeat + 2}, column {name!r}: timestamp {times.iloc[repeat]} repeats "
+            f"line {earlier + 2}; keep one row per timestamp."
+        )
+    back = _first(values[1:] < values[:-1])
+    if back is not None:
+        raise ValueError(
+            f"{path}, line {back + 3}, column {name!r}: timestamp {times.iloc[back + 1]} is "
+            f"earlier than {times.iloc[back]} on the line before; sort the file by time."
+        )
 
 
 def _time_column(df: pd.DataFrame, path: Path, time_col: str | None) -> Any:
@@ -153,11 +172,18 @@ def _parse_times(col: pd.Series, path: Path, name: Any) -> pd.Series:
 def _numeric_cells(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Every value cell must be a number or empty; the first bad cell is reported."""
     for col in df.columns:
+        if pd.api.types.is_bool_dtype(df[col].dtype):
+            raise ValueError(
+                f"{path}, column {col!r}: holds True/False values, not numbers; write them as "
+                "1/0 or pick value columns with columns= (--columns on the command line)."
+            )
         if pd.api.types.is_numeric_dtype(df[col].dtype):
+            _finite_cells(df[col], path, col)
             continue
         numbers = pd.to_numeric(df[col], errors="coerce")
         i = _first((numbers.isna() & df[col].notna()).to_numpy())
         if i is None:
+            _finite_cells(numbers, path, col)
             df = df.assign(**{col: numbers})
             continue
         raise ValueError(
@@ -165,6 +191,16 @@ def _numeric_cells(df: pd.DataFrame, path: Path) -> pd.DataFrame:
             "fix the cell or pick value columns with columns= (--columns on the command line)."
         )
     return df
+
+
+def _finite_cells(values: pd.Series, path: Path, name: Any) -> None:
+    """inf and -inf cells are errors: a missing value is an empty cell."""
+    i = _first(np.isinf(values.to_numpy(dtype=np.float64, na_value=np.nan)))
+    if i is not None:
+        raise ValueError(
+            f"{path}, line {i + 2}, column {name!r}: infinite value {values.iloc[i]}; leave "
+            "the cell empty if the value is missing."
+        )
 
 
 def _select(df: pd.DataFrame, path: Path, columns: list[str] | None) -> pd.DataFrame:

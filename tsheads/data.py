@@ -332,8 +332,29 @@ def _is_time_index(index: pd.Index) -> bool:
     return pd.api.types.is_integer_dtype(index.dtype) and not isinstance(index, pd.MultiIndex)
 
 
+def _mixed_zones(values: Any) -> str | None:
+    """For object data made of timestamps in several time zones (pandas cannot hold them in
+    one datetime column): the zones seen, e.g. "UTC and None"; else None."""
+    sample = pd.Series(values, dtype=object).dropna()
+    if sample.empty or not sample.map(lambda x: isinstance(x, pd.Timestamp)).all():
+        return None
+    zones = list(dict.fromkeys(str(x.tz) for x in sample))
+    return " and ".join(zones[:2]) if len(zones) > 1 else None
+
+
+def _mixed_zones_error(what: str, zones: str) -> TypeError:
+    return TypeError(
+        f"{what} mixes timestamps of different time zones ({zones}; None means naive); "
+        "convert them to one zone, e.g. pd.to_datetime(..., utc=True), or localise the "
+        "naive ones with .tz_localize()."
+    )
+
+
 def _check_wide_index(index: pd.Index) -> None:
     """A wide index must be time-like, complete, unique and sorted."""
+    zones = _mixed_zones(index) if index.dtype.kind == "O" else None
+    if zones is not None:
+        raise _mixed_zones_error("wide frame index", zones)
     if not _is_time_index(index):
         raise TypeError(
             f"wide frame index must be a DatetimeIndex, PeriodIndex or integer index, got "
@@ -565,6 +586,9 @@ def _time_values(df: pd.DataFrame, time_col: str) -> pd.Index:
     col = df[time_col]
     dtype = col.dtype
     time_like = pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.PeriodDtype)
+    zones = _mixed_zones(col) if dtype.kind == "O" else None
+    if zones is not None:
+        raise _mixed_zones_error(f"time column {time_col!r}", zones)
     if not time_like and not (pd.api.types.is_integer_dtype(dtype) and dtype.kind != "b"):
         raise TypeError(
             f"time column {time_col!r} has dtype {dtype}; convert it with "

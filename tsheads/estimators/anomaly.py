@@ -17,7 +17,7 @@ from tsheads.estimators.anomaly_views import (
     smooth,
     view_deviations,
 )
-from tsheads.estimators.base import ModelMixin
+from tsheads.estimators.base import ModelMixin, Units, series_units, to_units
 from tsheads.nn import TinyModel
 
 FUSIONS = ("mean", "max")
@@ -71,6 +71,25 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     random_state : int
         Seed of fine-tuning.
 
+    Attributes
+    ----------
+    model_ : TinyModel
+        The model used for scoring.
+    views_ : tuple of str
+        The views fused.
+    window_, stride_, horizon_ : int
+        The resolved smoothing window, window stride and forecast-view horizon.
+    period_ : int or None
+        The median period detected in the fit data (None when no series has one).
+    units_ : dict
+        Per fitted series (or channel), the centring and scaling that put its values at
+        about [-1, 1] before the model sees them, so scores do not depend on magnitude.
+    stats_ : dict
+        Per fitted series (or channel) and view, the median and robust spread of the
+        smoothed deviations on the fit data.
+    threshold_ : float
+        Scores above it are flagged by ``predict``.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -122,9 +141,12 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self._validate_common()
         self._validate_anomaly_params()
         panel = self._panel(X, frame_kwargs)
-        self._resolve(self._fitted_model(panel.values), panel.values)
+        self.units_ = {sid: series_units(v) for sid, v in zip(panel.ids, panel.values,
+                                                               strict=True)}
+        series = _scaled(panel.values, list(self.units_.values()))
+        self._resolve(self._fitted_model(series), series)
         with self._threads():
-            raw = self._deviations(panel.values, [0] * len(panel))
+            raw = self._deviations(series, [0] * len(panel))
         self.stats_ = {sid: _robust_stats(self._smoothed(r)) for sid, r in
                        zip(panel.ids, raw, strict=True)}
         channels = [self._fused(r, self.stats_[sid]) for sid, r in
@@ -222,24 +244,25 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         """The panel of ``X`` and each of its series' fused scores."""
         check_is_fitted(self, "threshold_")
         panel = self._panel(X, frame_kwargs)
-        stats = self._stats_for(panel.ids)
+        stats, units = self._fitted_for(panel.ids)
         full, offsets = self._with_history(panel, X, history, frame_kwargs)
         firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
         with self._threads():
-            raw = self._deviations(full, firsts)
+            raw = self._deviations(_scaled(full, units), firsts)
         scores = [self._fused(r, st)[o:] for r, st, o in
                   zip(raw, stats, offsets, strict=True)]
         return panel, scores
 
-    def _stats_for(self, ids: list) -> list[dict]:
-        """The fit statistics of each series; a lone series takes a lone fitted one."""
+    def _fitted_for(self, ids: list) -> tuple[list[dict], list[Units]]:
+        """The fit statistics and units of each series; a lone series takes a lone fitted
+        one."""
         if len(ids) == 1 and len(self.stats_) == 1:
-            return list(self.stats_.values())
+            return list(self.stats_.values()), list(self.units_.values())
         unseen = [sid for sid in ids if sid not in self.stats_]
         if unseen:
             raise ValueError(f"series {unseen[0]!r} was not in the data passed to fit "
                              f"(fitted: {list(self.stats_)[:5]}); fit on data that holds it.")
-        return [self.stats_[sid] for sid in ids]
+        return [self.stats_[sid] for sid in ids], [self.units_[sid] for sid in ids]
 
     def _with_history(self, panel, X, history, frame_kwargs: dict) -> tuple[list, list[int]]:
         """Each series of ``X`` preceded by its history, and where ``X`` starts in it."""
@@ -249,6 +272,12 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         lookup = dict(zip(joined.ids, joined.values, strict=True))
         full = [lookup[sid] for sid in panel.ids]
         return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
+
+
+def _scaled(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:
+    """Each series in the units learned by fit (see `series_units`): the model then sees
+    every magnitude and level of data alike, and scores do not depend on them."""
+    return [to_units(s, u) for s, u in zip(series, units, strict=True)]
 
 
 def _check_auto_int(name: str, value) -> None:
@@ -325,6 +354,10 @@ def _concat(history, X):
         return np.concatenate([history, X])
     import pandas as pd
 
+    zones = [getattr(getattr(frame, "index", None), "tz", None) for frame in (history, X)]
+    if zones[0] != zones[1]:
+        raise ValueError(f"history has time zone {zones[0]} but X has {zones[1]}; convert one "
+                         "with .tz_convert() or .tz_localize() so that both match.")
     return pd.concat([history, X])
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import numbers
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,14 +21,23 @@ class ModelMixin:
     """Shared plumbing of the estimators; holds no parameters of its own."""
 
     def _validate_common(self) -> None:
-        for name in ("batch_size", "fine_tune_steps"):
+        """Check the parameters every estimator has; messages name the parameter and value."""
+        for name, low in (("batch_size", 1), ("fine_tune_steps", 0), ("random_state", 0)):
             value = getattr(self, name)
-            low = 1 if name == "batch_size" else 0
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-        if self.n_threads is not None and (not isinstance(self.n_threads, int)
-                                           or self.n_threads < 1):
+        if self.n_threads is not None and (not is_int(self.n_threads) or self.n_threads < 1):
             raise ValueError(f"n_threads must be None or an int >= 1, got {self.n_threads!r}.")
+        weights = self.weights
+        is_path = isinstance(weights, (str, os.PathLike)) and str(weights) != ""
+        if weights is not None and not is_path:
+            raise ValueError(
+                f"weights must be None (the shipped model) or the path of a .pt file, "
+                f"got {weights!r}."
+            )
+        progress = getattr(self, "progress", False)
+        if not isinstance(progress, (bool, np.bool_)):
+            raise ValueError(f"progress must be True or False, got {progress!r}.")
 
     def _panel(self, X, frame_kwargs: dict):
         from tsheads.data import to_panel
@@ -50,11 +61,51 @@ class ModelMixin:
     def _threads(self) -> Iterator[None]:
         before = torch.get_num_threads()
         if self.n_threads is not None:
-            torch.set_num_threads(self.n_threads)
+            torch.set_num_threads(int(self.n_threads))
         try:
             yield
         finally:
             torch.set_num_threads(before)
+
+
+def is_int(value) -> bool:
+    """An integer that is not a bool (``True`` would pass as 1 otherwise)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+Units = tuple[int, float, float]
+
+
+def series_units(values: np.ndarray) -> Units:
+    """``(e, loc, spread)`` that map a series to about [-1, 1] (see `to_units`).
+
+    The model normalises each window by its mean and spread, with fixed floors that keep
+    constant windows finite (see `tsheads.windows.standardize`). Those floors would flatten
+    a series of values like 1e-15, or one that varies by 1 around a level of 1e15, and sums
+    of values near 1e308 would overflow. Estimators therefore hand the model each series in
+    these units and map its output back. ``e`` is a power of two (exact scaling, so values
+    near the float limits stay finite); ``loc`` the median and ``spread`` the largest
+    distance from it of the scaled values (1 for a constant series).
+    """
+    finite = values[np.isfinite(values)]
+    peak = np.abs(finite).max() if finite.size else 0.0
+    e = int(np.frexp(peak)[1]) if peak > 0 else 0
+    scaled = np.ldexp(finite, -e)
+    loc = float(np.median(scaled)) if finite.size else 0.0
+    spread = float(np.abs(scaled - loc).max()) if finite.size else 0.0
+    return e, loc, spread if spread > 0 else 1.0
+
+
+def to_units(values: np.ndarray, units: Units) -> np.ndarray:
+    """A series in the units of `series_units`; NaN stays NaN."""
+    e, loc, spread = units
+    return (np.ldexp(values, -e) - loc) / spread
+
+
+def from_units(values: np.ndarray, units: Units) -> np.ndarray:
+    """The inverse of `to_units` (up to rounding)."""
+    e, loc, spread = units
+    return np.ldexp(values * spread + loc, e)
 
 
 def fine_tune(

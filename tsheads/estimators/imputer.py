@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from tsheads.estimators.base import ModelMixin
+from tsheads.estimators.base import ModelMixin, from_units, is_int, series_units, to_units
 from tsheads.nn import TinyModel
 from tsheads.runtime import reconstruct
 from tsheads.windows import cut_windows, stitch, tent
@@ -30,7 +30,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     weights : str or None
         Path to model weights; None uses the shipped pretrained model.
     stride : int or "auto"
-        Step between window starts; "auto" is a quarter of the context.
+        Step between window starts, at most the model's context; "auto" is a quarter of it.
     batch_size : int
         Windows per model call; bounds memory for any number of series.
     fine_tune_steps : int
@@ -42,6 +42,15 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         Seed of fine-tuning.
     progress : bool
         Show a progress bar over the model's batches.
+
+    Attributes
+    ----------
+    model_ : TinyModel
+        The model used by ``transform`` (the shared pretrained one, or a fine-tuned copy).
+    stride_ : int
+        The resolved step between window starts.
+    n_series_in_ : int
+        Number of series seen by ``fit``.
 
     Examples
     --------
@@ -77,22 +86,36 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, **frame_kwargs) -> Imputer:
         """Load the model (and fine-tune it if asked) and check ``X``; returns self."""
         self._validate_common()
-        if not (self.stride == "auto" or (isinstance(self.stride, int) and self.stride > 0)):
+        ok = self.stride == "auto" or (is_int(self.stride) and self.stride > 0)
+        if not ok:
             raise ValueError(f"stride must be 'auto' or a positive int, got {self.stride!r}.")
         panel = self._panel(X, frame_kwargs)
-        self.model_ = self._fitted_model(panel.values)
-        self.stride_ = self.model_.config.context_length // 4 if self.stride == "auto" \
-            else self.stride
+        model = self._fitted_model(panel.values)
+        length = model.config.context_length
+        if self.stride != "auto" and self.stride > length:
+            raise ValueError(f"stride {self.stride} is longer than the model's context ({length}); "
+                             f"steps between windows would stay unfilled. Pass stride <= {length}.")
+        self.model_ = model
+        self.stride_ = length // 4 if self.stride == "auto" else int(self.stride)
         self.n_series_in_ = len(panel)
         return self
 
     def transform(self, X, **frame_kwargs):
-        """Return ``X`` with every NaN filled, in the same layout, index and columns."""
+        """Return ``X`` with every NaN filled, in the same layout, index and columns.
+
+        Each series goes to the model centred and scaled to about [-1, 1] and its fills are
+        mapped back, so values of any magnitude or level are filled alike; observed values
+        are copied from ``X``.
+        """
         check_is_fitted(self, "model_")
         panel = self._panel(X, frame_kwargs)
+        units = [series_units(v) for v in panel.values]
+        scaled = [to_units(v, u) for v, u in zip(panel.values, units, strict=True)]
         with self._threads():
-            filled = fill_series(self.model_, panel.values, self.stride_, self.batch_size,
-                                 self.progress)
+            fills = fill_series(self.model_, scaled, self.stride_, self.batch_size,
+                                self.progress)
+        filled = [np.where(np.isnan(v), from_units(f, u), v)
+                  for v, f, u in zip(panel.values, fills, units, strict=True)]
         return self._output(panel, filled)
 
     def _output(self, panel, filled: list[np.ndarray]):
