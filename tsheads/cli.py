@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 PRETRAIN_EXAMPLE = """example:
-  tsheads pretrain --steps 10000 --out tsheads/weights/tiny.pt
+  tsheads pretrain --steps 10000 --head-steps 1500 --out tsheads/weights/tiny.pt
   (run it again with the same --out to resume from tiny.ckpt after an interruption)"""
 
 
@@ -20,7 +20,7 @@ def _pretrain(args: argparse.Namespace) -> int:
                             backbone=args.backbone, patch_length=args.patch_length)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                       lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
-                      forecast_weight=args.forecast_weight)
+                      forecast_weight=args.forecast_weight, head_steps=args.head_steps)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -38,6 +38,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
     p.add_argument("--forecast-weight", type=float, default=0.2,
                    help="weight of the forecast head's loss")
+    p.add_argument("--head-steps", type=int, default=0,
+                   help="stage two: steps for the autoregressive and Fourier heads")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-layers", type=int, default=6)
     p.add_argument("--patch-length", type=int, default=8)

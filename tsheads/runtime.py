@@ -1,11 +1,18 @@
-"""The one place that loads, batches and runs the model.
+"""The one place that loads, batches, compiles and runs the model.
 
 Estimators hand numpy windows in their original scale; this module normalises them,
 runs the model in bounded batches under ``torch.inference_mode`` and hands numpy back.
+With compilation on, each batch is padded to one of a few fixed sizes (``BUCKETS``) so
+that ``torch.compile`` builds one graph per size and never recompiles per call.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import warnings
+import weakref
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +25,16 @@ from tsheads.nn.heads import fourier_coefficients, fourier_quantiles, fourier_sa
 from tsheads.windows import standardize, unstandardize
 
 WEIGHTS = Path(__file__).parent / "weights" / "tiny.pt"
+BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes a compiled model is built for
+# Windows per call from which "auto" compiles; None: compiling never paid on the machine
+# benchmarks/speed.py last ran on (see benchmarks/results/speed.md).
+AUTO_COMPILE_MIN_WINDOWS: int | None = None
+
+_COMPILE_MODE: contextvars.ContextVar[bool | str] = contextvars.ContextVar(
+    "tsheads_compile", default=False
+)
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+compilations = 0  # graphs built by the compiler in this process (tests count them)
 
 
 @lru_cache(maxsize=4)
@@ -28,6 +45,72 @@ def _load_cached(path: str) -> TinyModel:
 def load_model(path: str | Path | None = None) -> TinyModel:
     """The shipped pretrained model (or the one at ``path``), loaded once per process."""
     return _load_cached(str(Path(path) if path is not None else WEIGHTS))
+
+
+@contextlib.contextmanager
+def compile_mode(mode: bool | str) -> Iterator[None]:
+    """Within this block, models run compiled (True), eagerly (False) or compiled only
+    for calls of at least ``AUTO_COMPILE_MIN_WINDOWS`` windows ("auto")."""
+    token = _COMPILE_MODE.set(mode)
+    try:
+        yield
+    finally:
+        _COMPILE_MODE.reset(token)
+
+
+def _counting_inductor(graph, example_inputs):
+    """The inductor backend, counting each graph it builds."""
+    global compilations
+    from torch._inductor.compile_fx import compile_fx
+
+    compilations += 1
+    return compile_fx(graph, example_inputs)
+
+
+def bucket(n: int) -> int:
+    """The smallest bucket size that holds ``n`` rows (or ``n`` itself past the largest)."""
+    return next((size for size in BUCKETS if size >= n), n)
+
+
+class CompiledModel:
+    """A TinyModel run through ``torch.compile`` at fixed batch sizes, falling back to
+    eager with one warning if compilation fails (no C compiler, unsupported platform)."""
+
+    def __init__(self, model: TinyModel) -> None:
+        self.model = model
+        self.config = model.config
+        self.heads = model.heads
+        self._forward = torch.compile(model, dynamic=False, backend=_counting_inductor)
+
+    def eval(self) -> CompiledModel:
+        return self
+
+    def __call__(self, z: torch.Tensor, mask: torch.Tensor, heads=None):
+        rows = z.shape[0]
+        pad = bucket(rows) - rows
+        z = torch.nn.functional.pad(z, (0, 0, 0, pad))  # (bucket, L)
+        mask = torch.nn.functional.pad(mask, (0, 0, 0, pad))
+        try:
+            out = self._forward(z, mask, heads)
+        except Exception as err:  # compilers fail in many ways; eager always works
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0][:120]}); running eagerly.",
+                          RuntimeWarning, stacklevel=3)
+            self._forward = self.model
+            out = self.model(z, mask, heads)
+        return {name: value[:rows] for name, value in out.items()}
+
+
+def prepared(model: TinyModel, n_windows: int) -> TinyModel | CompiledModel:
+    """The model to run ``n_windows`` windows with, compiled or not by the current mode."""
+    mode = _COMPILE_MODE.get()
+    if mode == "auto":
+        mode = AUTO_COMPILE_MIN_WINDOWS is not None and n_windows >= AUTO_COMPILE_MIN_WINDOWS
+    if not mode or isinstance(model, CompiledModel):
+        return model
+    if model not in _COMPILED:
+        _COMPILED[model] = CompiledModel(model)
+    return _COMPILED[model]
 
 
 def run_heads(
@@ -49,7 +132,7 @@ def run_heads(
     names = tuple(model.heads) if heads is None else heads
     outs: dict[str, list[np.ndarray]] = {name: [] for name in names}
     locs, scales = [], []
-    model.eval()
+    model = prepared(model.eval(), len(values))
     starts = range(0, len(values), batch_size)
     with torch.inference_mode():
         for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):

@@ -68,6 +68,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         If positive, ``fit`` adapts a copy of the model to the fit data first.
     n_threads : int or None
         Torch threads while running; None keeps torch's setting.
+    compile : {"auto", True, False}
+        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
+        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
     random_state : int
         Seed of fine-tuning.
 
@@ -119,6 +122,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         weights: str | None = None,
         fine_tune_steps: int = 0,
         n_threads: int | None = None,
+        compile: bool | str = "auto",
         random_state: int = 0,
     ) -> None:
         self.views = views
@@ -131,6 +135,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self.weights = weights
         self.fine_tune_steps = fine_tune_steps
         self.n_threads = n_threads
+        self.compile = compile
         self.random_state = random_state
 
     def fit(self, X, y=None, **frame_kwargs) -> AnomalyDetector:

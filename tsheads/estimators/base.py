@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tsheads.nn import TinyModel
-from tsheads.runtime import load_model
+from tsheads.runtime import compile_mode, load_model
 
 FRAME_KWARGS = ("id_col", "time_col", "target_col", "freq")
 
@@ -28,6 +28,8 @@ class ModelMixin:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
         if self.n_threads is not None and (not is_int(self.n_threads) or self.n_threads < 1):
             raise ValueError(f"n_threads must be None or an int >= 1, got {self.n_threads!r}.")
+        if not (isinstance(self.compile, bool) or self.compile == "auto"):
+            raise ValueError(f"compile must be 'auto', True or False, got {self.compile!r}.")
         weights = self.weights
         is_path = isinstance(weights, (str, os.PathLike)) and str(weights) != ""
         if weights is not None and not is_path:
@@ -59,11 +61,13 @@ class ModelMixin:
 
     @contextlib.contextmanager
     def _threads(self) -> Iterator[None]:
+        """Run with the estimator's thread count and compile mode, restoring both after."""
         before = torch.get_num_threads()
         if self.n_threads is not None:
             torch.set_num_threads(int(self.n_threads))
         try:
-            yield
+            with compile_mode(self.compile):
+                yield
         finally:
             torch.set_num_threads(before)
 

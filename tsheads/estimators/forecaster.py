@@ -58,6 +58,9 @@ class Forecaster(ModelMixin, BaseEstimator):
         Name of the forecast column, and prefix of interval and quantile columns.
     n_threads : int or None
         Torch threads while running; None keeps torch's setting.
+    compile : {"auto", True, False}
+        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
+        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
     random_state : int
         Seed of fine-tuning.
 
@@ -84,6 +87,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         weights: str | None = None,
         alias: str = "tsheads",
         n_threads: int | None = None,
+        compile: bool | str = "auto",
         random_state: int = 0,
     ) -> None:
         self.context_length = context_length
@@ -94,6 +98,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         self.weights = weights
         self.alias = alias
         self.n_threads = n_threads
+        self.compile = compile
         self.random_state = random_state
 
     def fit(self, X, y=None, **frame_kwargs) -> Forecaster:

@@ -38,6 +38,9 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         values and reconstructing them for this many steps.
     n_threads : int or None
         Torch threads while running; None keeps torch's setting.
+    compile : {"auto", True, False}
+        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
+        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
     random_state : int
         Seed of fine-tuning.
     progress : bool
@@ -72,6 +75,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         batch_size: int = 256,
         fine_tune_steps: int = 0,
         n_threads: int | None = None,
+        compile: bool | str = "auto",
         random_state: int = 0,
         progress: bool = False,
     ) -> None:
@@ -80,6 +84,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.fine_tune_steps = fine_tune_steps
         self.n_threads = n_threads
+        self.compile = compile
         self.random_state = random_state
         self.progress = progress
 
