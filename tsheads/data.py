@@ -657,7 +657,8 @@ def _long_freq(indexes: list[pd.Index], ids: list, freq: Any) -> Freq:
     """One frequency for all series: given, or agreed by the regular series of 3+ timestamps."""
     if freq is not None:
         return _parse_freq(freq, indexes[0])
-    inferred = [(sid, len(ix), *_infer(ix)) for sid, ix in zip(ids, indexes, strict=True)]
+    found = _infer_each(indexes)
+    inferred = [(sid, len(ix), *f) for sid, ix, f in zip(ids, indexes, found, strict=True)]
     regular: dict = {}
     for sid, n, found, ok in inferred:
         if found is not None and ok and n >= 3:
@@ -669,6 +670,20 @@ def _long_freq(indexes: list[pd.Index], ids: list, freq: Any) -> Freq:
             "resample them to one frequency or pass freq=."
         )
     return next(iter(regular)) if regular else _guess_freq(inferred)
+
+
+def _infer_each(indexes: list[pd.Index]) -> list[tuple[Freq, bool]]:
+    """`_infer` per index, once per distinct index: panels of many series usually share
+    their timestamps, and inference costs about a millisecond per index."""
+    seen: dict = {}
+    out = []
+    for ix in indexes:
+        key = (len(ix), ix[0], ix[-1])
+        hit = seen.get(key)
+        if hit is None or not hit[0].equals(ix):
+            hit = seen[key] = (ix, _infer(ix))
+        out.append(hit[1])
+    return out
 
 
 def _guess_freq(inferred: list[tuple]) -> Freq:

@@ -123,6 +123,11 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
                   for v, f, u in zip(panel.values, fills, units, strict=True)]
         return self._output(panel, filled)
 
+    def fit_transform(self, X, y=None, **frame_kwargs):
+        """``fit(X).transform(X)``, both reading ``X`` with the same ``frame_kwargs``
+        (scikit-learn's default would pass them to ``fit`` only)."""
+        return self.fit(X, **frame_kwargs).transform(X, **frame_kwargs)
+
     def _output(self, panel, filled: list[np.ndarray]):
         from tsheads.data import from_panel
 
