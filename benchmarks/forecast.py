@@ -128,25 +128,32 @@ def forecaster(args: argparse.Namespace, **params):
     """The real ``tsheads.Forecaster`` with the benchmark's weights and threads."""
     from tsheads import Forecaster
 
-    return Forecaster(weights=args.weights, head="auto", batch_size=256, n_threads=args.threads,
-                      **params)
+    params = {"head": "auto", **params}
+    return Forecaster(weights=args.weights, batch_size=256, n_threads=args.threads, **params)
 
 
 def tsheads_forecasts(df: pd.DataFrame, horizons: tuple[int, ...], args: argparse.Namespace,
-                      quantiles: tuple | None = None, model=None) -> dict[int, pd.DataFrame]:
+                      quantiles: tuple | None = None, model=None, **params
+                      ) -> dict[int, pd.DataFrame]:
     """Fit once on every series of ``df``, then predict each horizon (long output frames).
 
-    ``model`` replaces the fitted model (a copy fine-tuned elsewhere) before predicting.
+    ``model`` replaces the fitted model (a copy fine-tuned elsewhere) before predicting;
+    ``params`` go to the Forecaster (head, intervals).
     """
     if args.tsheads_stand_in:
         return {h: _seasonal_stand_in(df, h, quantiles or ()) for h in horizons}
-    fitted = forecaster(args).fit(df)
+    fitted = forecaster(args, **params).fit(df)
     if model is not None:
         fitted.model_ = model  # no public way yet to forecast new contexts with a tuned model
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="horizon .* beyond the direct head")
         return {h: fitted.predict(h, quantiles=list(quantiles) if quantiles else None)
                 for h in horizons}
+
+
+def variant(head: str) -> str:
+    """Row name of tsheads with one forecast head forced."""
+    return f"tsheads head={head} (zero-shot)"
 
 
 def supports_fine_tuning() -> bool:
@@ -297,6 +304,10 @@ def ett_tsheads(df: pd.DataFrame, ids: list[str], args: argparse.Namespace, timi
     with timed(timings, "ETTh1", TSHEADS):
         outs = tsheads_forecasts(df, HORIZONS, args)
     preds = {TSHEADS: {h: to_matrix(o, ids, "tsheads", h) for h, o in outs.items()}}
+    for head in args.heads:
+        with timed(timings, "ETTh1", variant(head)):
+            outs = tsheads_forecasts(df, HORIZONS, args, head=head)
+        preds[variant(head)] = {h: to_matrix(o, ids, "tsheads", h) for h, o in outs.items()}
     if not supports_fine_tuning():
         return preds, "tsheads fine-tuned on train: skipped, `Forecaster` has no `fine_tune_steps`."
     if args.fine_tune_steps == 0 or args.tsheads_stand_in:
@@ -453,6 +464,17 @@ def m4_benchmark(args: argparse.Namespace, timings: Timings
     points = {TSHEADS: to_matrix(out, ids, "tsheads", M4_HORIZON)}
     quantiles = {TSHEADS: {q: to_matrix(out, ids, c, M4_HORIZON)
                            for q, c in quantile_columns("tsheads").items()}}
+    for head in args.heads:
+        with timed(timings, "M4 Hourly", variant(head)):
+            out = tsheads_forecasts(df, (M4_HORIZON,), args, head=head)[M4_HORIZON]
+        points[variant(head)] = to_matrix(out, ids, "tsheads", M4_HORIZON)
+    for source in args.intervals:
+        name = f"tsheads intervals={source} (zero-shot)"
+        with timed(timings, "M4 Hourly", name):
+            out = tsheads_forecasts(df, (M4_HORIZON,), args, QUANTILES,
+                                    intervals=source)[M4_HORIZON]
+        quantiles[name] = {q: to_matrix(out, ids, c, M4_HORIZON)
+                           for q, c in quantile_columns("tsheads").items()}
     stats_points, ets_quantiles = m4_stats(df, ids, args, timings)
     points |= stats_points
     if ets_quantiles is not None:
@@ -576,6 +598,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch and BLAS threads, statsforecast n_jobs (default 1)")
     parser.add_argument("--stride", type=int, default=STRIDE, help="ETTh1 window stride")
+    parser.add_argument("--heads", default="direct,autoregressive,ensemble",
+                        type=lambda text: [h for h in text.split(",") if h],
+                        help="forecast heads to run beside head='auto' (comma-separated)")
+    parser.add_argument("--intervals", default="backtest,fourier",
+                        type=lambda text: [h for h in text.split(",") if h],
+                        help="interval sources to score on M4 beside intervals='auto'")
     parser.add_argument("--fine-tune-steps", type=int, default=0,
                         help="also fine-tune tsheads on the ETTh1 train split (default 0: not run)")
     parser.add_argument("--tsheads-stand-in", action="store_true",

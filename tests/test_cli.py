@@ -69,7 +69,7 @@ def test_missing_input_file(tmp_path, capsys):
 
 
 def test_help_shows_an_example(capsys):
-    for command in ("impute", "forecast", "demo", "pretrain"):
+    for command in ("impute", "forecast", "detect", "demo", "pretrain"):
         with pytest.raises(SystemExit) as exc:
             main([command, "--help"])
         assert exc.value.code == 0
@@ -112,3 +112,28 @@ def test_forecast_bad_horizon_exits_2(tmp_path, tiny_weights, capsys):
             "--weights", tiny_weights]
     assert main(args) == 2
     assert "horizon must be a positive int" in capsys.readouterr().err
+
+
+def test_detect_writes_scores_flags_and_a_plot(tmp_path, tiny_weights, capsys):
+    pytest.importorskip("matplotlib")
+    src, dst, png = tmp_path / "in.csv", tmp_path / "s.csv", tmp_path / "s.png"
+    frame = gappy_csv(src, n=400)
+    args = ["detect", str(src), "-o", str(dst), "--fit-rows", "300", "--contamination", "0.05",
+            "--per-channel", "--plot", str(png), "--weights", tiny_weights]
+    assert main(args) == 0
+    out = pd.read_csv(dst, index_col=0, parse_dates=True)
+    assert list(out.columns) == ["anomaly_score", "anomaly", "a-score", "b-score"]
+    assert out.index.equals(frame.index) and out["anomaly"].dtype == bool
+    assert out["anomaly"].any() and np.isfinite(out["anomaly_score"]).all()
+    np.testing.assert_allclose(out["anomaly_score"], out[["a-score", "b-score"]].max(axis=1))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "flagged" in capsys.readouterr().out
+
+
+def test_detect_bad_contamination_exits_2(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.csv"
+    gappy_csv(src)
+    args = ["detect", str(src), "-o", str(tmp_path / "o.csv"), "--contamination", "0.9",
+            "--weights", tiny_weights]
+    assert main(args) == 2
+    assert "contamination must be" in capsys.readouterr().err

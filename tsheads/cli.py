@@ -93,6 +93,35 @@ def _forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+DETECT_EXAMPLE = """example:
+  tsheads detect sensors.csv -o scores.csv --fit-rows 5000 --plot scores.png
+  (columns anomaly_score and anomaly (True/False) per row; --per-channel adds <column>-score)"""
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from tsheads import AnomalyDetector
+    from tsheads.csvio import read_csv
+
+    out = _check_output(args.output, args.force)
+    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    detector = AnomalyDetector(weights=args.weights, contamination=args.contamination)
+    detector.fit(frame.iloc[: args.fit_rows] if args.fit_rows else frame)
+    scores = detector.anomaly_score(frame)
+    result = scores.to_frame("anomaly_score").assign(anomaly=scores > detector.threshold_)
+    if args.per_channel:
+        per = detector.anomaly_score(frame, per_channel=True)
+        result = result.join(per.add_suffix("-score"))
+    result.to_csv(out)
+    print(f"scored {len(frame):,} rows of {frame.shape[1]} columns; "
+          f"{int(result['anomaly'].sum()):,} flagged; wrote {out}")
+    if args.plot:
+        from tsheads.plotting import plot_detection
+
+        path = plot_detection(frame, result, detector.threshold_, args.plot)
+        print(f"plot written to {path}")
+    return 0
+
+
 def _flatten_columns(frame):
     """(series, column) headers become 'series' and 'series-lo-80' for a flat CSV."""
     if frame.columns.nlevels == 1:
@@ -157,6 +186,19 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_forecast)
 
 
+def _add_detect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="score every row of a CSV for anomalies zero-shot",
+                       epilog=DETECT_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
+    _add_io(p)
+    p.add_argument("--fit-rows", type=_positive_int,
+                   help="learn normal behaviour from the first N rows (default: all rows)")
+    p.add_argument("--contamination", type=float, default=0.01,
+                   help="expected share of anomalous rows; sets the flagging threshold")
+    p.add_argument("--per-channel", action="store_true",
+                   help="also write each column's own score (a second scoring pass)")
+    p.set_defaults(func=_detect)
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run tsheads on a real series shipped with statsmodels",
                        epilog="example:\n  tsheads demo --plot demo.png",
@@ -172,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tsheads", description="Tiny pretrained time-series models on a CPU.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
+    _add_detect(sub)
     _add_forecast(sub)
     _add_impute(sub)
     _add_pretrain(sub)

@@ -70,6 +70,28 @@ def plot_forecast(
     return _panels(list(history.columns[:max_channels]), draw, path)
 
 
+def plot_detection(
+    frame: pd.DataFrame,
+    result: pd.DataFrame,
+    threshold: float,
+    path: str | Path,
+    max_channels: int = 5,
+) -> Path:
+    """One panel per channel with flagged rows in red, and a last panel of the score."""
+    flagged = result["anomaly"].to_numpy()
+
+    def draw(ax, col) -> None:
+        if col == "anomaly_score":
+            ax.plot(result.index, result[col], color="tab:purple", lw=0.8, label="score")
+            ax.axhline(threshold, color="tab:red", ls="--", lw=0.8, label="threshold")
+            return
+        ax.plot(frame.index, frame[col], color="0.25", lw=0.8, label="series")
+        ax.scatter(frame.index[flagged], frame[col].to_numpy()[flagged], color="tab:red",
+                   s=8, zorder=3, label="flagged")
+
+    return _panels([*frame.columns[:max_channels], "anomaly_score"], draw, path)
+
+
 def plot_demo(
     hidden: pd.DataFrame,
     filled: pd.DataFrame,
