@@ -546,6 +546,7 @@ CSV_ERRORS = {
 COMMANDS = {
     "impute": [],
     "forecast": ["--horizon", str(HORIZON)],
+    "detect": [],
 }
 
 
@@ -610,6 +611,26 @@ def test_cli_forecast_gives_a_defined_result_or_names_the_short_series(
     assert status == 0
     out = pd.read_csv(dst)
     assert np.isfinite(out.select_dtypes("number").to_numpy()).all()
+
+
+@pytest.mark.parametrize("case", list(CSV_RESULTS))
+def test_cli_detect_gives_a_defined_result(case, tmp_path, tiny_weights):
+    data = CSV_RESULTS[case]()
+    src, dst = csv_of(data, tmp_path / "in.csv"), tmp_path / "out.csv"
+    assert main(["detect", src, "-o", str(dst), "--weights", tiny_weights]) == 0
+    out = pd.read_csv(dst)
+    assert np.isfinite(out["anomaly_score"]).all() and out["anomaly"].dtype == bool
+    rows = N if case == "irregular timestamps" else len(data)
+    assert len(out) == rows
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_cli_plot_of_a_long_file_is_refused_before_any_work(command, tmp_path, capsys):
+    src, dst = csv_of(CSV_RESULTS["long format"](), tmp_path / "in.csv"), tmp_path / "out.csv"
+    args = [command, src, "-o", str(dst), "--plot", str(tmp_path / "p.png"), *COMMANDS[command]]
+    assert main(args) == 2
+    assert "--plot draws wide files" in capsys.readouterr().err
+    assert not dst.exists()
 
 
 def test_cli_ten_thousand_short_series(tmp_path, tiny_weights):

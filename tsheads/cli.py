@@ -58,6 +58,7 @@ def _impute(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, args.force)
     frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    _check_plot(args.plot, frame, args.input)
     imputer = Imputer(weights=args.weights, progress=frame.size > 1_000_000)
     filled = imputer.fit_transform(frame)
     filled.to_csv(out)
@@ -81,6 +82,7 @@ def _forecast(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, args.force)
     frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    _check_plot(args.plot, frame, args.input)
     levels = [args.level] if args.level else None
     result = Forecaster(weights=args.weights).fit(frame).predict(args.horizon, level=levels)
     flat = _flatten_columns(result)
@@ -104,9 +106,16 @@ def _detect(args: argparse.Namespace) -> int:
 
     out = _check_output(args.output, args.force)
     frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    _check_plot(args.plot, frame, args.input)
     detector = AnomalyDetector(weights=args.weights, contamination=args.contamination)
     detector.fit(frame.iloc[: args.fit_rows] if args.fit_rows else frame)
     scores = detector.anomaly_score(frame)
+    if scores.ndim == 2:  # a long file (unique_id, ds, y): each series is scored on its own
+        result = scores.assign(anomaly=scores["anomaly_score"] > detector.threshold_)
+        result.to_csv(out, index=False)
+        print(f"scored {len(frame):,} rows of {scores.iloc[:, 0].nunique():,} series; "
+              f"{int(result['anomaly'].sum()):,} flagged; wrote {out}")
+        return 0
     result = scores.to_frame("anomaly_score").assign(anomaly=scores > detector.threshold_)
     if args.per_channel:
         per = detector.anomaly_score(frame, per_channel=True)
@@ -154,6 +163,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
     return value
+
+
+def _check_plot(plot: str | None, frame, path: str) -> None:
+    """Plots draw one panel per column of a wide file; refuse a long one before any work."""
+    if plot and {"unique_id", "ds", "y"} <= set(frame.columns):
+        raise ValueError(
+            f"--plot draws wide files (a time column and one column per series), but {path} "
+            "is long (unique_id, ds, y); drop --plot or pivot the file to one column per series."
+        )
 
 
 def _columns(text: str | None) -> list[str] | None:
