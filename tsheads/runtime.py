@@ -26,6 +26,7 @@ from tsheads.windows import standardize, unstandardize
 
 WEIGHTS = Path(__file__).parent / "weights" / "tiny.pt"
 BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes a compiled model is built for
+RECOMPILE_LIMIT = 64  # graphs per compiled function: buckets x the head sets in use
 # Windows per call from which "auto" compiles; None: compiling never paid on the machine
 # benchmarks/speed.py last ran on (see benchmarks/results/speed.md).
 AUTO_COMPILE_MIN_WINDOWS: int | None = None
@@ -80,6 +81,10 @@ class CompiledModel:
         self.model = model
         self.config = model.config
         self.heads = model.heads
+        # One graph per (bucket, heads asked for): raise dynamo's limit of graphs per
+        # function (8 by default) so that no combination silently falls back to eager.
+        limit = torch._dynamo.config.recompile_limit
+        torch._dynamo.config.recompile_limit = max(limit, RECOMPILE_LIMIT)
         self._forward = torch.compile(model, dynamic=False, backend=_counting_inductor)
 
     def eval(self) -> CompiledModel:
