@@ -135,14 +135,15 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
                  synthetic: np.ndarray) -> None:
-        torch.manual_seed(cfg.seed + self.stage - 1)
+        seed = cfg.seed + 1000 * (self.stage - 1)  # stage two draws other windows
+        torch.manual_seed(seed)
         self.cfg = cfg
         self.model = TinyModel(cfg.encoder, heads=ENCODER_HEADS)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
-        self.rng = np.random.default_rng([cfg.seed, self.stage - 1] if self.stage > 1 else cfg.seed)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
         enc = cfg.encoder
         self.sampler = WindowSampler(
             corpus, synthetic, enc.context_length, enc.horizon, cfg.synthetic_share, self.rng
