@@ -336,20 +336,7 @@ def test_magnitude_and_level_do_not_change_the_answer(estimator, scale, offset, 
         np.testing.assert_allclose(values(b), values(a), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize(
-    "scale",
-    [
-        1e15,
-        pytest.param(
-            1e-15,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="windows.standardize floors the scale at 1e-8; the Forecaster does not "
-                "hand the model series_units yet (docs/input-validation.md)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("scale", [1e15, 1e-15])
 def test_forecaster_at_large_and_small_magnitudes(scale, tiny_weights):
     X = frame()
     a, b = run("forecaster", X, tiny_weights), run("forecaster", X * scale, tiny_weights)

@@ -11,7 +11,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from tsheads.estimators.base import ModelMixin, fine_tune
+from tsheads.estimators.base import ModelMixin, fine_tune, from_units, series_units, to_units
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
 from tsheads.windows import left_pad, standardize
@@ -112,12 +112,18 @@ class Forecaster(ModelMixin, BaseEstimator):
         self.head_ = _resolve_head(self.head, model)
         self.intervals_ = _resolve_intervals(self.intervals, model)
         self.fine_tune_report_ = None
+        self.units_ = [series_units(v) for v in panel.values]
+        self.panel_ = panel
         if self.fine_tune_steps:
             with self._threads():
-                model, self.fine_tune_report_ = self._fine_tuned(model, panel.values)
+                model, self.fine_tune_report_ = self._fine_tuned(model, self._history())
         self.model_ = model
-        self.panel_ = panel
         return self
+
+    def _history(self) -> list[np.ndarray]:
+        """Each series in the units of ``series_units`` (centred, about [-1, 1]), so that
+        values of any magnitude or level are forecast alike."""
+        return [to_units(v, u) for v, u in zip(self.panel_.values, self.units_, strict=True)]
 
     def predict(self, horizon: int, *, level=None, quantiles=None):
         """Forecast ``horizon`` steps after each series, in the layout that came in.
@@ -141,13 +147,15 @@ class Forecaster(ModelMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        series = self.panel_.values
+        series = self._history()
         with self._threads():
             point = self._point(series, horizon)
             bands = self._quantiles(series, horizon, sorted(probs)) if probs else {}
         columns = {self.alias: list(point)}
         for name, p in _column_probs(self.alias, level, quantiles).items():
             columns[name] = list(bands[p])
+        columns = {name: [from_units(v, u) for v, u in zip(values, self.units_, strict=True)]
+                   for name, values in columns.items()}
         out = from_panel_columns(self.panel_, columns, future_index(self.panel_, horizon))
         return out[self.alias] if isinstance(out, dict) and len(out) == 1 else out
 
@@ -165,8 +173,9 @@ class Forecaster(ModelMixin, BaseEstimator):
         ):
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
         with self._threads():
-            return forecast_samples(self.model_, self._contexts(self.panel_.values), horizon,
-                                    int(n_samples), seed=seed, batch_size=self.batch_size)
+            draws = forecast_samples(self.model_, self._contexts(self._history()), horizon,
+                                     int(n_samples), seed=seed, batch_size=self.batch_size)
+        return np.stack([from_units(d, u) for d, u in zip(draws, self.units_, strict=True)])
 
     def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
         """Stateless twin of ``fit(X).predict(horizon)``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -71,6 +72,9 @@ class TinyModel(nn.Module):
                 f"{meta_path} has format version {meta.get('format_version')!r}; "
                 f"this tsheads reads version {FORMAT_VERSION}."
             )
+        if not meta.get("sha256"):
+            raise ValueError(f"{meta_path} has no 'sha256'; tsheads loads only weights whose "
+                             "checksum is recorded: save the model with TinyModel.save.")
         digest = _sha256(path)
         if digest != meta["sha256"]:
             raise ValueError(
@@ -78,7 +82,14 @@ class TinyModel(nn.Module):
                 "from its .json; the file is corrupt or was replaced."
             )
         model = cls(EncoderConfig(**meta["config"]), heads=tuple(meta["heads"]))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise ValueError(
+                f"{path} holds Python objects, not only tensors; tsheads loads weights with "
+                "weights_only=True and never runs code from a file: save the model with "
+                "TinyModel.save."
+            ) from None
         try:
             model.load_state_dict({k: v.float() for k, v in state.items()})
         except RuntimeError as err:
