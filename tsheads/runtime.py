@@ -210,6 +210,15 @@ def forecast(
     return np.concatenate(parts, axis=1)[:, :horizon]
 
 
+def _fourier(model: TinyModel, contexts: np.ndarray, horizon: int, batch_size: int):
+    """Direct forecasts (N, horizon) and Fourier coefficients (N, horizon, K), normalised,
+    with each window's loc and scale (N, 1)."""
+    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
+                                 heads=("forecast", "fourier"), batch_size=batch_size)
+    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
+    return outs["forecast"][:, :horizon], coeffs, loc, scale
+
+
 def forecast_quantiles(
     model: TinyModel,
     contexts: np.ndarray,
@@ -223,14 +232,11 @@ def forecast_quantiles(
     The Fourier head's density is of the value around the direct forecast, so a quantile
     is the direct forecast plus the density's quantile, in the window's original scale.
     """
-    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
-                                 heads=("forecast", "fourier"), batch_size=batch_size)
-    if not len(loc):
+    if not len(contexts):
         return np.empty((0, horizon, len(levels)))
-    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
+    direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     residual = fourier_quantiles(coeffs, torch.tensor(levels, dtype=torch.float64)).numpy()
-    z = outs["forecast"][:, :horizon, None] + residual  # (N, horizon, Q)
-    return z * scale[:, :, None] + loc[:, :, None]
+    return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
 
 
 def forecast_samples(
@@ -247,12 +253,9 @@ def forecast_samples(
     Steps are drawn independently: the draws match each step's marginal distribution, not
     the joint behaviour of a path.
     """
-    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
-                                 heads=("forecast", "fourier"), batch_size=batch_size)
-    if not len(loc):
+    if not len(contexts):
         return np.empty((0, horizon, n_samples))
-    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
+    direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     generator = torch.Generator().manual_seed(seed)
     residual = fourier_samples(coeffs, n_samples, generator).numpy()
-    z = outs["forecast"][:, :horizon, None] + residual
-    return z * scale[:, :, None] + loc[:, :, None]
+    return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
