@@ -45,7 +45,7 @@ TASK_HEADS = {
     "impute": ("reconstruction",),
     "score": ("reconstruction", "spectrum", "forecast"),
 }
-BATCHES = (1, 64, 1024)
+BATCHES = (1, 16, 64, 256, 1024)
 LATENCY_CALLS = 30
 HORIZON = 48
 SEASON = 24

@@ -124,7 +124,7 @@ def run_heads(
     mask: np.ndarray,
     *,
     heads: tuple[str, ...] | None = None,
-    batch_size: int = 256,
+    batch_size: int = 64,
     progress: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Heads' outputs for (N, L) windows in the normalised scale, with each window's
@@ -160,7 +160,7 @@ def run_head(
     values: np.ndarray,
     mask: np.ndarray,
     *,
-    batch_size: int = 256,
+    batch_size: int = 64,
     progress: bool = False,
 ) -> np.ndarray:
     """One head's output for (N, L) windows, mapped back to each window's original scale."""
@@ -174,7 +174,7 @@ def reconstruct(
     values: np.ndarray,
     mask: np.ndarray,
     *,
-    batch_size: int = 256,
+    batch_size: int = 64,
     progress: bool = False,
 ) -> np.ndarray:
     """Reconstruct (N, L) windows from their visible values; ``mask`` is True where hidden.
@@ -192,7 +192,7 @@ def forecast(
     horizon: int,
     *,
     head: str = "direct",
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown.
 
@@ -225,7 +225,7 @@ def forecast_quantiles(
     horizon: int,
     levels: list[float],
     *,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``.
 
@@ -246,7 +246,7 @@ def forecast_samples(
     n_samples: int,
     *,
     seed: int = 0,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``.
 

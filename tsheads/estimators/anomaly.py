@@ -118,7 +118,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         contamination: float | str = 0.01,
         stride: int | str = "auto",
         horizon: int | str = "auto",
-        batch_size: int = 256,
+        batch_size: int = 64,
         weights: str | None = None,
         fine_tune_steps: int = 0,
         n_threads: int | None = None,

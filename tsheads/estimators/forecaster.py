@@ -83,7 +83,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         head: str = "auto",
         intervals: str = "auto",
         fine_tune_steps: int = 0,
-        batch_size: int = 256,
+        batch_size: int = 64,
         weights: str | None = None,
         alias: str = "tsheads",
         n_threads: int | None = None,

@@ -72,7 +72,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         *,
         weights: str | None = None,
         stride: int | str = "auto",
-        batch_size: int = 256,
+        batch_size: int = 64,
         fine_tune_steps: int = 0,
         n_threads: int | None = None,
         compile: bool | str = "auto",
@@ -138,7 +138,7 @@ def fill_series(
     model: TinyModel,
     series: list[np.ndarray],
     stride: int,
-    batch_size: int = 256,
+    batch_size: int = 64,
     progress: bool = False,
 ) -> list[np.ndarray]:
     """Fill the NaNs of each 1-D series; observed values are returned unchanged."""
