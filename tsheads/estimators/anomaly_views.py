@@ -95,7 +95,8 @@ def _window_views(
     length = cfg.context_length
     starts = [grid_starts(len(s), length, stride, f) for s, f in zip(series, firsts, strict=True)]
     windows = np.concatenate([_cut(s, st, length) for s, st in zip(series, starts, strict=True)])
-    time, spec = _run_copies(model, windows, batch_size)
+    past_end = np.concatenate([st + length > len(s) for s, st in zip(series, starts, strict=True)])
+    time, spec = _run_copies(model, windows, batch_size, past_end)
     out: dict[str, list[np.ndarray]] = {"time": [], "spectrum": []}
     weights = tent(length)
     offset = 0
@@ -110,18 +111,24 @@ def _window_views(
 
 
 def _run_copies(
-    model: TinyModel, windows: np.ndarray, batch_size: int
+    model: TinyModel, windows: np.ndarray, batch_size: int, reverse: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run K masked copies and one unmasked copy of each (N, L) window in one batch.
 
     Returns the time reconstruction of every step from the copy that hid it, and the
     spectrum reconstruction of the unmasked copy, both (N, L) in the original scale.
+    Where ``reverse`` (N,) is True the unmasked copy runs time-reversed: those windows reach
+    past the series' end, padding on the right never occurred in pretraining (it is on the
+    left there), and the spectrum head answers it with a made-up continuation that would
+    inflate every spectrum score near the end.
     """
     n, length = windows.shape
     phases = phase_masks(length, model.config.patch_length)  # (K, L)
     missing = np.isnan(windows)[:, None, :]  # (N, 1, L)
     masks = np.concatenate([missing | phases[None], missing], axis=1)  # (N, K + 1, L)
     copies = np.repeat(windows[:, None, :], N_PHASES + 1, axis=1)  # (N, K + 1, L)
+    copies[reverse, N_PHASES] = copies[reverse, N_PHASES, ::-1]
+    masks[reverse, N_PHASES] = masks[reverse, N_PHASES, ::-1]
     batch = max(batch_size // (N_PHASES + 1), 1) * (N_PHASES + 1)  # whole windows per call
     out, loc, scale = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
                                 batch_size=batch)
@@ -131,6 +138,7 @@ def _run_copies(
     time = (recon[:, :N_PHASES] * phases[None]).sum(axis=1)  # (N, L): each step once hidden
     spec = out["spectrum"].reshape(n, N_PHASES + 1, 2, -1)[:, N_PHASES]  # (N, 2, L/2)
     spec_time = inverse_spectrum(torch.from_numpy(spec)).numpy()  # (N, L)
+    spec_time[reverse] = spec_time[reverse, ::-1]
     return time, spec_time * scale[:, N_PHASES] + loc[:, N_PHASES]
 
 
