@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tsheads.nn import TinyModel
-from tsheads.runtime import WEIGHTS, load_model, reconstruct
+from tsheads.runtime import WEIGHTS, forecast, forecast_quantiles, load_model, reconstruct
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GOLDEN = Path(__file__).parent / "golden_reconstruction.json"
@@ -29,7 +29,8 @@ def test_shipped_weights_are_small_and_checked():
     meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
     assert WEIGHTS.stat().st_size < 8_000_000
     assert meta["parameters"] <= 1_500_000
-    assert set(meta["heads"]) >= {"reconstruction", "spectrum", "forecast"}
+    assert set(meta["heads"]) == {"reconstruction", "spectrum", "forecast", "autoregressive",
+                                  "fourier"}
     assert WEIGHTS.with_suffix(".md").exists()
 
 
@@ -38,6 +39,17 @@ def test_shipped_weights_give_the_recorded_output():
     out = reconstruct(load_model(), values, mask)[0]
     expected = np.array(json.loads(GOLDEN.read_text())["hidden_values"])
     np.testing.assert_allclose(out[mask[0]][:20], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_shipped_forecast_heads_give_the_recorded_output():
+    values, _ = golden_input()
+    golden = json.loads(GOLDEN.read_text())
+    model = load_model()
+    for head in ("direct", "autoregressive"):
+        out = forecast(model, values, 16, head=head)[0]
+        np.testing.assert_allclose(out, golden[f"forecast_{head}"], rtol=1e-4, atol=1e-4)
+    bands = forecast_quantiles(model, values, 4, [0.1, 0.9])[0]
+    np.testing.assert_allclose(bands, golden["fourier_q10_q90"], rtol=1e-4, atol=1e-4)
 
 
 def test_loading_never_runs_pickled_code(tmp_path, monkeypatch):

@@ -284,7 +284,7 @@ def _load(weights: str | None) -> TinyModel:
     return model
 
 
-AUTO_HEAD = "direct"  # the head "auto" picks, from benchmarks/results/forecast.md
+AUTO_HEAD = "ensemble"  # the head "auto" picks, from benchmarks/results/forecast.md
 AUTO_INTERVALS = "backtest"  # the interval source "auto" picks, from the same benchmark
 
 
