@@ -238,10 +238,11 @@ def report(args, startup: dict, ratios: pd.DataFrame, runtime: pd.DataFrame,
         ["p50 one series (ms)", "p95 one series (ms)"]]
     start = pd.DataFrame({"value": {k: str(round(v, 3) if isinstance(v, float) else v)
                                     for k, v in startup.items()}})
+    command = f"python benchmarks/speed.py --threads {args.threads} --repeats {args.repeats}"
+    command += " --quick" if args.quick else ""
     return f"""# Speed: runtime (eager vs compiled) and estimators vs peers
 
-`python benchmarks/speed.py --threads {args.threads} --repeats {args.repeats}
-{'--quick' if args.quick else ''}`; torch {torch.__version__}, {args.threads} torch thread(s),
+`{command}`; torch {torch.__version__}, {args.threads} torch thread(s),
 {seconds / 60:.1f} minutes in all. Every figure comes from this one run; compare the ratios, not
 the absolute times (the machine is shared and noisy). Throughput is the best of
 {args.repeats} repeats.
@@ -255,7 +256,7 @@ the absolute times (the machine is shared and noisy). Throughput is the best of
 Contexts are the 414 M4 Hourly series, repeated to 1,024 windows (64 at batch 1). "first
 call" is the first batch of a new shape: with compilation, the compile time.
 
-{markdown_table(ratios.reset_index().set_index("task"), 2)}
+{markdown_table(ratios.reset_index().astype({"batch": str}).set_index("task"), 2)}
 
 Latency of one series (batch 1):
 
