@@ -150,7 +150,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         series = self._history()
         with self._threads():
             point = self._point(series, horizon)
-            bands = self._quantiles(series, horizon, sorted(probs)) if probs else {}
+            bands = self._quantiles(series, horizon, sorted(probs), point) if probs else {}
         columns = {self.alias: list(point)}
         for name, p in _column_probs(self.alias, level, quantiles).items():
             columns[name] = list(bands[p])
@@ -214,10 +214,10 @@ class Forecaster(ModelMixin, BaseEstimator):
             )
 
     def _quantiles(
-        self, series: list[np.ndarray], horizon: int, probs: list[float]
+        self, series: list[np.ndarray], horizon: int, probs: list[float], point: np.ndarray
     ) -> dict[float, np.ndarray]:
         """Forecast quantiles (N, horizon) by probability, from the Fourier head or from
-        backtest errors around the point forecast."""
+        backtest errors around the point forecast ``point``."""
         source = self.intervals_
         if source == "fourier" and self.intervals == "auto":
             source = "fourier" if horizon <= self.model_.config.horizon else "backtest"
@@ -226,7 +226,6 @@ class Forecaster(ModelMixin, BaseEstimator):
             values = forecast_quantiles(self.model_, self._contexts(series), horizon, probs,
                                         batch_size=self.batch_size)
             return {p: values[:, :, i] for i, p in enumerate(probs)}
-        point = self._point(series, horizon)
         scale = _scales(self._contexts(series))
         errors = self._error_quantiles(series, horizon, probs)
         return {p: point + scale * errors[p] for p in probs}
