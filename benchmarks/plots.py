@@ -59,28 +59,30 @@ def grouped_bars(ax, frame: pd.DataFrame, ylabel: str) -> None:
                color=shade)
     ax.set_xticks(np.arange(len(frame.columns)) + 0.4 - width / 2, frame.columns)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def table_plot(file: str, heading: str, ylabel: str, xlabel: str, title: str,
+               name: str) -> Path:
+    """Grouped bars of one results table (methods x columns); fine-tuned rows left out."""
+    table = numbers(table_after(RESULTS / file, heading)).dropna(how="all")
+    table = table[~table.index.str.contains("fine-tuned")]
+    fig, ax = plt.subplots(figsize=(12, 4))
+    grouped_bars(ax, table, ylabel)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left", fontsize=10)
+    return save(fig, name)
 
 
 def forecast_plot() -> Path:
-    path = RESULTS / "forecast.md"
-    mse = numbers(table_after(path, "### MSE by horizon")).dropna()
-    mse = mse[~mse.index.str.contains("fine-tuned")]
-    fig, ax = plt.subplots(figsize=(10, 4))
-    grouped_bars(ax, mse, "ETTh1 MSE (lower is better)")
-    ax.set_xlabel("horizon")
-    ax.set_title("Forecasting ETTh1 (zero-shot unless noted)", loc="left", fontsize=10)
-    return save(fig, "forecast.png")
+    return table_plot("forecast.md", "### MSE by horizon", "ETTh1 MSE (lower is better)",
+                      "horizon", "Forecasting ETTh1 (zero-shot unless noted)", "forecast.png")
 
 
 def imputation_plot() -> Path:
-    path = RESULTS / "impute.md"
-    hybrid = numbers(table_after(path, "## MSE, hybrid masks")).dropna(how="all")
-    fig, ax = plt.subplots(figsize=(10, 4))
-    grouped_bars(ax, hybrid, "ETTh1 MSE on hidden points")
-    ax.set_xlabel("share hidden (TSPulse hybrid masks)")
-    ax.set_title("Imputation, zero-shot", loc="left", fontsize=10)
-    return save(fig, "imputation.png")
+    return table_plot("impute.md", "## MSE, hybrid masks", "ETTh1 MSE on hidden points",
+                      "share hidden (TSPulse hybrid masks)", "Imputation, zero-shot",
+                      "imputation.png")
 
 
 def anomaly_plot() -> Path:
@@ -128,7 +130,7 @@ def save(fig, name: str) -> Path:
     IMG.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     path = IMG / name
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
 
