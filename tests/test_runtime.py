@@ -84,7 +84,7 @@ def test_failed_compilation_falls_back_to_eager_with_one_warning(model, monkeypa
         warnings.simplefilter("error")
         run_heads(model, values, np.isnan(values))  # warned once, eager from then on
     for name in eager:
-        np.testing.assert_allclose(fallen[name], eager[name], rtol=1e-6)
+        np.testing.assert_allclose(fallen[name], eager[name], rtol=1e-5, atol=1e-6)
 
 
 def test_auto_compiles_only_past_the_threshold(model, monkeypatch):
