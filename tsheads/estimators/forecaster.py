@@ -138,8 +138,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         horizon = _check_horizon(horizon)
         probs = _probabilities(level, quantiles)
-        if probs and self.intervals == "fourier":
-            self._check_fourier(horizon)
+        source = self._interval_source(horizon) if probs else None
         if horizon > self.model_.config.horizon and self.head_ != "autoregressive":
             warnings.warn(
                 f"horizon {horizon} is beyond the direct head's {self.model_.config.horizon} "
@@ -150,7 +149,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         series = self._history()
         with self._threads():
             point = self._point(series, horizon)
-            bands = self._quantiles(series, horizon, sorted(probs), point) if probs else {}
+            bands = self._quantiles(series, horizon, sorted(probs), point, source) if probs else {}
         columns = {self.alias: list(point)}
         for name, p in _column_probs(self.alias, level, quantiles).items():
             columns[name] = list(bands[p])
@@ -213,16 +212,26 @@ class Forecaster(ModelMixin, BaseEstimator):
                 f"{horizon} is longer; use intervals='backtest' or a shorter horizon."
             )
 
+    def _interval_source(self, horizon: int) -> str:
+        """"fourier" or "backtest" for this horizon; an explicit "fourier" request the head
+        cannot serve is an error, an "auto" one falls back to backtests."""
+        if self.intervals_ == "fourier" and self.intervals == "auto":
+            return "fourier" if horizon <= self.model_.config.horizon else "backtest"
+        if self.intervals_ == "fourier":
+            self._check_fourier(horizon)
+        return self.intervals_
+
     def _quantiles(
-        self, series: list[np.ndarray], horizon: int, probs: list[float], point: np.ndarray
+        self,
+        series: list[np.ndarray],
+        horizon: int,
+        probs: list[float],
+        point: np.ndarray,
+        source: str,
     ) -> dict[float, np.ndarray]:
         """Forecast quantiles (N, horizon) by probability, from the Fourier head or from
         backtest errors around the point forecast ``point``."""
-        source = self.intervals_
-        if source == "fourier" and self.intervals == "auto":
-            source = "fourier" if horizon <= self.model_.config.horizon else "backtest"
         if source == "fourier":
-            self._check_fourier(horizon)
             values = forecast_quantiles(self.model_, self._contexts(series), horizon, probs,
                                         batch_size=self.batch_size)
             return {p: values[:, :, i] for i, p in enumerate(probs)}
