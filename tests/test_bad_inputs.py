@@ -710,10 +710,14 @@ def test_property_column_order_does_not_matter(tiny_weights, X, estimator):
     reverse = list(X.columns[::-1])
     a = quiet_run(estimator, X, tiny_weights)
     b = quiet_run(estimator, X[reverse], tiny_weights)
+    # Reordering columns moves windows to other places in the model's batches, and float32
+    # matrix products depend on batch composition at ~1e-8: the property holds to 1e-5 (the
+    # issue's bound), as for the thread count below.
     if estimator == "detector":  # one score per step, the most anomalous channel
-        pd.testing.assert_series_equal(a, b, check_exact=False, rtol=1e-9)
+        pd.testing.assert_series_equal(a, b, check_exact=False, rtol=1e-5, atol=1e-6)
     else:
-        pd.testing.assert_frame_equal(a, b[list(X.columns)], check_exact=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(a, b[list(X.columns)], check_exact=False, rtol=1e-5,
+                                      atol=1e-6)
 
 
 @PROPERTY
