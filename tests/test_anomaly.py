@@ -9,7 +9,6 @@ from sklearn.exceptions import NotFittedError
 
 from tsheads import AnomalyDetector
 from tsheads.estimators.anomaly_views import (
-    detect_period,
     forecast_origins,
     grid_starts,
     phase_masks,
@@ -190,8 +189,6 @@ def test_sklearn_contract(tiny_weights):
 
 
 def test_auto_window_follows_the_period(tiny_weights):
-    assert detect_period(generate_series(2000, period=24)) == 24
-    assert detect_period(np.random.default_rng(0).normal(size=2000)) is None
     detector = AnomalyDetector(weights=tiny_weights).fit(series(1000))
     assert detector.period_ == 24 and detector.window_ == 48  # two whole periods
 

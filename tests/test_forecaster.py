@@ -182,3 +182,29 @@ def test_weights_without_forecast_heads_get_clear_errors(tmp_path):
         Forecaster(weights=str(path), head="ensemble").fit(wide())
     with pytest.raises(ValueError, match="needs a Fourier head"):
         Forecaster(weights=str(path), intervals="fourier").fit(wide())
+
+
+def test_auto_repeats_the_season_of_a_series_the_network_forecasts_worse(tiny_weights):
+    t = np.arange(560.0)
+    periodic = 5 + np.sin(2 * np.pi * t / 24) + 0.3 * np.sin(2 * np.pi * t / 8)
+    noise = np.cumsum(np.random.default_rng(0).normal(size=560))  # no period to repeat
+    frame = pd.DataFrame({"periodic": periodic, "walk": noise},
+                         index=pd.date_range("2024-01-01", periods=560, freq="h"))
+    fc = Forecaster(weights=tiny_weights).fit(frame)
+    summary = fc.backtest_summary(24)
+    assert list(summary.columns) == ["period", "backtests", "network_mae", "seasonal_mae", "uses"]
+    assert summary.loc["periodic", "period"] == 24 and summary.loc["periodic", "backtests"] == 3
+    assert summary.loc["periodic", "uses"] == "seasonal"
+    assert summary.loc["walk", "uses"] == "ensemble" and pd.isna(summary.loc["walk", "period"])
+    out = fc.predict(12)
+    np.testing.assert_allclose(out["periodic"], np.resize(periodic[536:], 12), rtol=1e-9)
+    network = Forecaster(weights=tiny_weights, head="ensemble").fit(frame).predict(12)
+    np.testing.assert_allclose(out["walk"], network["walk"], rtol=1e-6)
+    assert not np.allclose(network["periodic"], out["periodic"], atol=1e-3)
+    assert (Forecaster(weights=tiny_weights, head="ensemble").fit(frame).backtest_summary(24)
+            ["uses"] == "ensemble").all()
+    # cut 12, 24, 36 steps before the end, 70 steps leave less than the tiny model's 64-step
+    # context: no backtest compares like with like, so the network forecasts
+    short = Forecaster(weights=tiny_weights).fit(frame.iloc[-70:])
+    assert (short.backtest_summary(12)["backtests"] == 0).all()
+    assert (short.backtest_summary(12)["uses"] == "ensemble").all()

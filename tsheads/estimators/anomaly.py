@@ -13,12 +13,12 @@ from sklearn.utils.validation import check_is_fitted
 from tsheads.estimators.anomaly_views import (
     HEAD_OF_VIEW,
     VIEWS,
-    detect_period,
     smooth,
     view_deviations,
 )
 from tsheads.estimators.base import ModelMixin, Units, series_units, to_units
 from tsheads.nn import TinyModel
+from tsheads.seasonality import detect_period
 
 FUSIONS = ("mean", "max")
 SCORE_NAME = "anomaly_score"

@@ -32,8 +32,6 @@ VIEWS = ("time", "spectrum", "forecast")
 HEAD_OF_VIEW = {"time": "reconstruction", "spectrum": "spectrum", "forecast": "forecast"}
 N_PHASES = 4  # masked copies per window: each hides every 4th patch
 MIN_HISTORY_SHARE = 4  # a forecast origin needs context_length / 4 observed context values
-MAX_LAG = 400  # longest period the autocorrelation looks for
-MIN_ACF = 0.2  # an autocorrelation peak weaker than this is no period
 
 
 def view_deviations(
@@ -185,19 +183,3 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     hi = np.clip(steps + window // 2 + 1, 0, len(values))
     n = count[hi] - count[lo]
     return np.divide(total[hi] - total[lo], n, out=np.full(len(values), np.nan), where=n > 0)
-
-
-def detect_period(series: np.ndarray) -> int | None:
-    """The lag of the highest autocorrelation peak in 3..MAX_LAG, None when no peak is clear."""
-    x = series[np.isfinite(series)][:20_000]
-    if len(x) < 16 or np.ptp(x) == 0:
-        return None
-    x = x - x.mean()
-    size = 2 ** int(np.ceil(np.log2(2 * len(x))))
-    spectrum = np.abs(np.fft.rfft(x, size)) ** 2
-    acf = np.fft.irfft(spectrum)[: min(MAX_LAG, len(x) // 2) + 1]
-    acf = acf / acf[0]
-    lags = np.arange(3, len(acf) - 1)
-    peaks = lags[(acf[lags] > acf[lags - 1]) & (acf[lags] >= acf[lags + 1])]
-    peaks = peaks[acf[peaks] > MIN_ACF]
-    return int(peaks[np.argmax(acf[peaks])]) if len(peaks) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import norm
@@ -14,12 +15,14 @@ from sklearn.utils.validation import check_is_fitted
 from tsheads.estimators.base import ModelMixin, fine_tune, from_units, series_units, to_units
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
+from tsheads.seasonality import detect_period, seasonal_repeat
 from tsheads.windows import left_pad, standardize
 
 HEADS = ("auto", "direct", "autoregressive", "ensemble")
 INTERVALS = ("auto", "backtest", "fourier")
 MIN_HISTORY = 16  # observed values a series needs before it can be forecast
-BACKTEST_ORIGINS = 4  # per series, for the error quantiles behind intervals
+BACKTEST_ORIGINS = 3  # per series: for the seasonal check of "auto" and for intervals
+SEASONAL_MARGIN = 0.8  # "auto" repeats the season only where it beat the network by 20 %
 MIN_BACKTESTS = 30  # fewer pooled backtests than this: intervals from a random-walk rule
 
 
@@ -41,8 +44,9 @@ class Forecaster(ModelMixin, BaseEstimator):
     head : {"auto", "direct", "autoregressive", "ensemble"}
         Forecast head: "direct" (``H_max`` steps per pass, rolled out beyond), the
         "autoregressive" one (one patch per pass), or the "ensemble" mean of both. "auto"
-        picks the one that did best in ``benchmarks/results/forecast.md`` (see
-        ``AUTO_HEAD``).
+        uses the head that did best in ``benchmarks/results/forecast.md`` (``AUTO_HEAD``),
+        except for a series whose last season, repeated, forecast its own recent past
+        better on backtests: that series gets the seasonal repeat (see ``backtest_summary``).
     intervals : {"auto", "backtest", "fourier"}
         Where quantiles and intervals come from: "backtest" errors, or the "fourier" head
         (horizons up to ``H_max`` only). "auto" uses ``AUTO_INTERVALS`` when the horizon
@@ -110,6 +114,8 @@ class Forecaster(ModelMixin, BaseEstimator):
         model = _load(self.weights)
         self.context_length_ = min(self.context_length, model.config.context_length)
         self.head_ = _resolve_head(self.head, model)
+        self.seasonal_check_ = self.head == "auto"
+        self.periods_ = [detect_period(v) for v in panel.values]
         self.intervals_ = _resolve_intervals(self.intervals, model)
         self.fine_tune_report_ = None
         self.units_ = [series_units(v) for v in panel.values]
@@ -148,9 +154,10 @@ class Forecaster(ModelMixin, BaseEstimator):
             )
         series = self._history()
         with self._threads():
-            point = self._point(series, horizon)
-            bands = self._quantiles(series, horizon, sorted(probs), point, source) if probs else {}
-        columns = {self.alias: list(point)}
+            backtest = self.seasonal_check_ or source == "backtest"
+            plan = self._plan(series, horizon, backtest)
+            bands = self._quantiles(series, horizon, sorted(probs), plan, source) if probs else {}
+        columns = {self.alias: list(plan.point)}
         for name, p in _column_probs(self.alias, level, quantiles).items():
             columns[name] = list(bands[p])
         columns = {name: [from_units(v, u) for v, u in zip(values, self.units_, strict=True)]
@@ -158,11 +165,33 @@ class Forecaster(ModelMixin, BaseEstimator):
         out = from_panel_columns(self.panel_, columns, future_index(self.panel_, horizon))
         return out[self.alias] if isinstance(out, dict) and len(out) == 1 else out
 
+    def backtest_summary(self, horizon: int):
+        """Per series: the detected period, the number of backtests compared at the end of
+        its history (those whose cut history is at least as long as the context the forecast
+        uses), the mean absolute error there of the network forecast and of the seasonal
+        repeat (in the series' units), and which one ``predict(horizon)`` uses."""
+        import pandas as pd
+
+        check_is_fitted(self, "model_")
+        horizon = _check_horizon(horizon)
+        series = self._history()
+        with self._threads():
+            plan = self._plan(series, horizon, backtest=True)
+        scale = np.array([np.ldexp(spread, e) for e, _, spread in self.units_])
+        return pd.DataFrame({
+            "period": pd.array(self.periods_, dtype="Int64"),
+            "backtests": plan.compared,
+            "network_mae": plan.network_mae * scale,
+            "seasonal_mae": plan.seasonal_mae * scale,
+            "uses": np.where(plan.seasonal, "seasonal", self.head_),
+        }, index=pd.Index(self.panel_.ids, name="series"))
+
     def sample(self, horizon: int, n_samples: int = 100, *, seed: int = 0) -> np.ndarray:
         """Draws (n_series, horizon, n_samples) from the Fourier head's density per step.
 
         Each step is drawn on its own, so the draws have the right spread per step but
-        are not coherent paths. Needs ``horizon <= H_max``.
+        are not coherent paths; a series that uses the seasonal repeat (``head="auto"``) has
+        its draws moved along with its point forecast. Needs ``horizon <= H_max``.
         """
         check_is_fitted(self, "model_")
         horizon = _check_horizon(horizon)
@@ -171,9 +200,13 @@ class Forecaster(ModelMixin, BaseEstimator):
             n_samples < 1
         ):
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
+        series = self._history()
         with self._threads():
-            draws = forecast_samples(self.model_, self._contexts(self._history()), horizon,
+            draws = forecast_samples(self.model_, self._contexts(series), horizon,
                                      int(n_samples), seed=seed, batch_size=self.batch_size)
+            if self.seasonal_check_:
+                plan = self._plan(series, horizon, backtest=True)
+                draws = draws + (plan.point - plan.network)[:, :, None]
         return np.stack([from_units(d, u) for d, u in zip(draws, self.units_, strict=True)])
 
     def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
@@ -190,6 +223,34 @@ class Forecaster(ModelMixin, BaseEstimator):
             raise ValueError(f"context_length must be an int >= 16, got {self.context_length!r}.")
         if not isinstance(self.alias, str) or not self.alias:
             raise ValueError(f"alias must be a non-empty string, got {self.alias!r}.")
+
+    def _plan(self, series: list[np.ndarray], horizon: int, backtest: bool) -> _Plan:
+        """Network forecasts of every series and of its backtests (one model call), the
+        seasonal repeats of both, and the choice between them per series."""
+        n = len(series)
+        contexts, owners, actuals = self._backtest_windows(series, horizon) if backtest else (
+            [], np.zeros(0, dtype=int), np.empty((0, horizon)))
+        network = self._point(series + contexts, horizon)
+        periods = self.periods_ + [self.periods_[i] for i in owners]
+        seasonal = np.stack([_seasonal(s, p, horizon) for s, p in
+                             zip(series + contexts, periods, strict=True)])
+        # The check compares like with like: only backtests whose network saw as much context
+        # as the forecast will, and whose seasonal repeat saw every phase.
+        reach = np.array([min(len(s), self.context_length_) for s in series])
+        fair = np.array([len(c) >= reach[i] for c, i in zip(contexts, owners, strict=True)],
+                        dtype=bool) & ~np.isnan(seasonal[n:]).any(axis=1)
+        network_mae = _per_owner(_row_mae(actuals, network[n:])[fair], owners[fair], n)
+        seasonal_mae = _per_owner(_row_mae(actuals, seasonal[n:])[fair], owners[fair], n)
+        choose = np.zeros(n, dtype=bool)
+        if self.seasonal_check_:
+            choose = np.isfinite(seasonal[:n]).all(axis=1) & (
+                seasonal_mae < SEASONAL_MARGIN * network_mae)
+        point = np.where(choose[:, None], seasonal[:n], network[:n])
+        backtests = np.where(choose[owners][:, None], seasonal[n:], network[n:])
+        windows = self._contexts(contexts) if contexts else np.empty((0, 1))
+        errors = (actuals - backtests) / _scales(windows) if contexts else actuals
+        return _Plan(point, network[:n], choose, owners, errors, np.bincount(
+            owners[fair], minlength=n), network_mae, seasonal_mae)
 
     def _contexts(self, series: list[np.ndarray]) -> np.ndarray:
         """(N, L) windows: the last ``context_length_`` steps of each series, left-padded."""
@@ -226,45 +287,40 @@ class Forecaster(ModelMixin, BaseEstimator):
         series: list[np.ndarray],
         horizon: int,
         probs: list[float],
-        point: np.ndarray,
+        plan: _Plan,
         source: str,
     ) -> dict[float, np.ndarray]:
-        """Forecast quantiles (N, horizon) by probability, from the Fourier head or from
-        backtest errors around the point forecast ``point``."""
+        """Forecast quantiles (N, horizon) by probability around the point forecast: the
+        Fourier head's density (moved along with a series that uses the seasonal repeat),
+        or the quantiles of backtest errors."""
         if source == "fourier":
             values = forecast_quantiles(self.model_, self._contexts(series), horizon, probs,
                                         batch_size=self.batch_size)
-            return {p: values[:, :, i] for i, p in enumerate(probs)}
+            shift = plan.point - plan.network
+            return {p: values[:, :, i] + shift for i, p in enumerate(probs)}
         scale = _scales(self._contexts(series))
-        errors = self._error_quantiles(series, horizon, probs)
-        return {p: point + scale * errors[p] for p in probs}
+        if len(plan.errors) >= MIN_BACKTESTS:
+            errors = dict(zip(probs, np.nanquantile(plan.errors, probs, axis=0), strict=True))
+        else:
+            spread = _random_walk_spread(self._contexts(series), horizon)
+            errors = {p: norm.ppf(p) * spread for p in probs}
+        return {p: plan.point + scale * errors[p] for p in probs}
 
-    def _error_quantiles(
-        self, series: list[np.ndarray], horizon: int, probs: list[float]
-    ) -> dict[float, np.ndarray]:
-        """Per step, quantiles of forecast errors in units of each context's scale."""
-        errors = self._backtest_errors(series, horizon)
-        if len(errors) >= MIN_BACKTESTS:
-            values = np.nanquantile(errors, probs, axis=0)
-            return dict(zip(probs, values, strict=True))
-        spread = _random_walk_spread(self._contexts(series), horizon)
-        return {p: norm.ppf(p) * spread for p in probs}
-
-    def _backtest_errors(self, series: list[np.ndarray], horizon: int) -> np.ndarray:
-        """Scaled errors (M, horizon) of forecasts made 1, 2, ... horizons before the end."""
-        contexts, actuals = [], []
-        for s in series:
+    def _backtest_windows(self, series: list[np.ndarray], horizon: int
+                          ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Histories cut 1, 2, ... horizons before each end, the series each belongs to, and
+        the (M, horizon) actuals that follow each cut."""
+        contexts, owners, actuals = [], [], []
+        for i, s in enumerate(series):
             for k in range(1, BACKTEST_ORIGINS + 1):
                 origin = len(s) - k * horizon
                 if np.isfinite(s[:max(origin, 0)]).sum() < MIN_HISTORY:
                     break
                 contexts.append(s[:origin])
+                owners.append(i)
                 actuals.append(s[origin : origin + horizon])
-        if not contexts:
-            return np.empty((0, horizon))
-        windows = self._contexts(contexts)
-        predicted = self._point(contexts, horizon)
-        return (np.stack(actuals) - predicted) / _scales(windows)
+        actuals = np.stack(actuals) if actuals else np.empty((0, horizon))
+        return contexts, np.array(owners, dtype=int), actuals
 
     def _fine_tuned(self, model: TinyModel, series: list[np.ndarray]) -> tuple[TinyModel, dict]:
         """Fine-tune on all but the last part of each series; keep it only if it helps there."""
@@ -280,6 +336,42 @@ class Forecaster(ModelMixin, BaseEstimator):
         best = tuned if scores["fine-tuned"] < scores["pretrained"] else model
         return best, {"holdout_steps": hold, "holdout_mse": scores,
                       "kept": "fine-tuned" if best is tuned else "pretrained"}
+
+
+class _Plan(NamedTuple):
+    """What ``predict`` forecasts, and the backtests behind that choice and its intervals."""
+
+    point: np.ndarray  # (N, horizon) the forecast of each series
+    network: np.ndarray  # (N, horizon) the network head's forecast
+    seasonal: np.ndarray  # (N,) True where the seasonal repeat is used
+    owners: np.ndarray  # (M,) the series of each backtest
+    errors: np.ndarray  # (M, horizon) backtest errors of the forecast used, in context scales
+    compared: np.ndarray  # (N,) backtests that entered the seasonal check of each series
+    network_mae: np.ndarray  # (N,) mean absolute backtest error, NaN without backtests
+    seasonal_mae: np.ndarray  # (N,) the same for the seasonal repeat
+
+
+def _seasonal(history: np.ndarray, period: int | None, horizon: int) -> np.ndarray:
+    """The seasonal repeat of ``history``; NaN without a period."""
+    if period is None:
+        return np.full(horizon, np.nan)
+    return seasonal_repeat(history, period, horizon)
+
+
+def _row_mae(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Mean absolute error of each row over the steps where both are known; NaN if none."""
+    err = np.abs(actual - forecast)
+    known = np.isfinite(err)
+    count = known.sum(axis=1)
+    total = np.where(known, err, 0.0).sum(axis=1)
+    return np.divide(total, count, out=np.full(len(err), np.nan), where=count > 0)
+
+
+def _per_owner(values, owners: np.ndarray, n: int) -> np.ndarray:
+    """Mean of ``values`` per series index in ``owners``; NaN for series without any."""
+    total = np.bincount(owners, weights=np.asarray(values, dtype=float), minlength=n)
+    count = np.bincount(owners, minlength=n)
+    return np.divide(total, count, out=np.full(n, np.nan), where=count > 0)
 
 
 def _load(weights: str | None) -> TinyModel:
