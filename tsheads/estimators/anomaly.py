@@ -23,9 +23,9 @@ from tsheads.seasonality import detect_period
 FUSIONS = ("mean", "max")
 SCORE_NAME = "anomaly_score"
 LABEL_NAME = "anomaly"
-DEFAULT_HORIZON = 32  # forecast view: steps per origin when horizon="auto"
+DEFAULT_HORIZON = 64  # forecast view: steps per origin when horizon="auto"
 MAX_WINDOW = 64  # "auto" smoothing: whole detected periods within this many steps
-MAD_TO_SIGMA = 1.4826  # so that normalised deviations read like z-scores
+TAIL_QUANTILE = 0.99  # a view's unit: the distance from its median to this fit quantile
 POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
 
 
@@ -36,18 +36,20 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     the step while it is hidden, by rolling patch masks), *spectrum* (the window rebuilt
     from its reconstructed spectrum) and *forecast* (a short-horizon forecast made from the
     steps before). Each is smoothed by a moving average over ``window_`` steps and expressed
-    in robust units learned by ``fit`` on data presumed mostly normal (per series or channel:
-    ``(smoothed - median) / MAD``); the views are fused by their mean (or max). A wide frame
-    or 2-D array is one multivariate series: its channels are scored separately and the most
-    anomalous channel gives the score of a step; each id of a long frame is its own series.
+    in units learned by ``fit`` on data presumed mostly normal (per series or channel:
+    ``(smoothed - median) / (q99 - median)`` on the fit data); the views are fused by their
+    max (or mean). A wide frame or 2-D array is one multivariate series: its channels are
+    scored separately and the most anomalous channel gives the score of a step; each id of a
+    long frame is its own series.
     Higher means more anomalous; ``predict`` flags scores above ``threshold_``.
 
     Parameters
     ----------
     views : tuple of {"time", "spectrum", "forecast"}
         The views to fuse.
-    fusion : {"mean", "max"}
-        How the normalised views combine per step; NaN views (no history to forecast from,
+    fusion : {"max", "mean"}
+        How the normalised views combine per step: the most surprised view, or their
+        mean; NaN views (no history to forecast from,
         a view undefined on the fit data) are left out.
     window : int or "auto"
         Smoothing window in steps; "auto" is the most whole periods (found by the
@@ -59,7 +61,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     stride : int or "auto"
         Steps between the windows of the time and spectrum views; "auto" is half the context.
     horizon : int or "auto"
-        Steps forecast from each origin by the forecast view; "auto" is 32.
+        Steps forecast from each origin by the forecast view; "auto" is 64.
     batch_size : int
         Windows per model call.
     weights : str or None
@@ -88,7 +90,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         Per fitted series (or channel), the centring and scaling that put its values at
         about [-1, 1] before the model sees them, so scores do not depend on magnitude.
     stats_ : dict
-        Per fitted series (or channel) and view, the median and robust spread of the
+        Per fitted series (or channel) and view, the median and tail spread of the
         smoothed deviations on the fit data.
     threshold_ : float
         Scores above it are flagged by ``predict``.
@@ -113,7 +115,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self,
         *,
         views: tuple[str, ...] = VIEWS,
-        fusion: str = "mean",
+        fusion: str = "max",
         window: int | str = "auto",
         contamination: float | str = 0.01,
         stride: int | str = "auto",
@@ -292,10 +294,14 @@ def _check_auto_int(name: str, value) -> None:
 
 
 def _robust_stats(smoothed: dict[str, np.ndarray]) -> dict[str, tuple[float, float] | None]:
-    """Median and MAD (as a sigma) of each view's smoothed deviation; None where never
-    defined. Normalising after smoothing puts the views on the scale of their own normal
-    variation at the smoothing window, whether their errors are independent (reconstruction)
-    or correlated over steps (forecasts)."""
+    """Median and tail spread (99th percentile minus median) of each view's smoothed
+    deviation on the fit data; None where never defined.
+
+    A normalised score of 1 is then as far out as the view's own top 1 % of normal steps.
+    The views' errors have tails of different weight (forecast errors come in long runs,
+    reconstruction errors in short bursts), so matching their bulk (a MAD) left one view's
+    normal excursions louder than another's; matching their tails puts the views on equal
+    terms exactly where an alarm is decided."""
     stats: dict[str, tuple[float, float] | None] = {}
     for view, deviation in smoothed.items():
         x = deviation[np.isfinite(deviation)]
@@ -303,8 +309,8 @@ def _robust_stats(smoothed: dict[str, np.ndarray]) -> dict[str, tuple[float, flo
             stats[view] = None
             continue
         med = float(np.median(x))
-        mad = MAD_TO_SIGMA * float(np.median(np.abs(x - med)))
-        stats[view] = (med, max(mad, 0.01 * med, 1e-12))
+        spread = float(np.quantile(x, TAIL_QUANTILE)) - med
+        stats[view] = (med, max(spread, 0.01 * med, 1e-12))
     return stats
 
 
