@@ -49,8 +49,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         The views to fuse.
     fusion : {"max", "mean"}
         How the normalised views combine per step: the most surprised view, or their
-        mean; NaN views (no history to forecast from,
-        a view undefined on the fit data) are left out.
+        mean; NaN views (no history to forecast from, a view undefined on the fit data)
+        are left out.
     window : int or "auto"
         Smoothing window in steps; "auto" is the most whole periods (found by the
         autocorrelation of the fit data) that fit in 64 steps, or 64 without a period.
