@@ -137,3 +137,94 @@ def test_property_observed_kept_and_no_nan_left(tiny_weights, n, holes, seed):
     assert not filled["y"].isna().any()
     kept = ~np.isnan(values)
     assert (filled["y"].to_numpy()[kept] == values[kept]).all()
+
+
+def linked(n: int = 400) -> pd.DataFrame:
+    """Three hourly columns; the last is an exact linear combination of the first two."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=n).cumsum(), generate_series(n, seed=6)
+    index = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.DataFrame({"a": a, "b": b, "sum": 2 * a - b + 1}, index=index)
+
+
+def test_cross_series_regression_recovers_a_linked_column(tiny_weights):
+    truth = linked()
+    gappy = truth.copy()
+    gappy.iloc[150:190, 2] = np.nan
+    gappy.iloc[[20, 60, 61, 300], 2] = np.nan
+    hidden = gappy["sum"].isna()
+    together = Imputer(weights=tiny_weights).fit_transform(gappy)
+    alone = Imputer(weights=tiny_weights, cross_series=False).fit_transform(gappy)
+    err_together = (together["sum"] - truth["sum"])[hidden].abs().max()
+    err_alone = (alone["sum"] - truth["sum"])[hidden].abs().max()
+    assert err_together < 0.05 * err_alone  # the blend keeps a light pull toward the model
+
+
+def test_blend_summary_reports_convex_weights_per_series(tiny_weights):
+    gappy = linked()
+    gappy.iloc[150:190, 2] = np.nan
+    gappy.iloc[30:35, 0] = np.nan
+    summary = Imputer(weights=tiny_weights).fit(gappy).blend_summary(gappy)
+    assert list(summary.index) == ["a", "b", "sum"]
+    weights = summary.filter(like="weight_")
+    assert (weights >= 0).all().all() and np.allclose(weights.sum(axis=1), 1.0)
+    assert summary.loc["sum", "weight_regression"] > 0.9
+    assert set(summary.loc["sum", "partners"].split(", ")) == {"a", "b"}
+    assert summary.loc["b", "checked"] == 0 and summary.loc["b", "weight_model"] == 1.0
+    assert summary.loc["sum", "checked"] > 0 and summary.loc["b", "period"] == 24
+
+
+def test_seasonal_fill_wins_a_long_gap_in_a_clean_season(tiny_weights):
+    t = np.arange(480)
+    truth = pd.DataFrame({"y": 5 + np.sin(2 * np.pi * t / 24)},
+                         index=pd.date_range("2024-01-01", periods=480, freq="h"))
+    gappy = truth.copy()
+    gappy.iloc[200:240, 0] = np.nan
+    imputer = Imputer(weights=tiny_weights).fit(gappy)
+    assert imputer.blend_summary(gappy).loc["y", "weight_seasonal"] > 0.9
+    filled = imputer.transform(gappy)
+    np.testing.assert_allclose(filled["y"][200:240], truth["y"][200:240], atol=0.05)
+
+
+def test_blend_off_and_bad_blend_parameters(tiny_weights):
+    gappy = with_gaps(wide())
+    imputer = Imputer(weights=tiny_weights, blend=False).fit(gappy)
+    assert not imputer.transform(gappy).isna().any().any()
+    with pytest.raises(ValueError, match="blend_summary needs blend=True"):
+        imputer.blend_summary(gappy)
+    for name in ("blend", "cross_series"):
+        with pytest.raises(ValueError, match=f"{name} must be True or False, got 'yes'"):
+            Imputer(weights=tiny_weights, **{name: "yes"}).fit(gappy)
+
+
+def test_only_series_sharing_timestamps_are_regressed_on_each_other():
+    from tsheads.estimators.imputer import aligned_groups
+
+    hours = pd.date_range("2024-01-01", periods=50, freq="h")
+    index = [hours, hours[1:], hours, pd.RangeIndex(50), hours[:-1]]
+    assert aligned_groups(index) == [[0, 2], [1], [3], [4]]
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(20, 200),
+    holes=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 199), st.integers(1, 60)),
+                   max_size=8),
+    seed=st.integers(0, 1000),
+)
+def test_property_several_channels_keep_observed_values(tiny_weights, n, holes, seed):
+    values = np.stack([generate_series(n, seed=seed + c) for c in range(3)], axis=1)
+    for channel, start, length in holes:
+        values[start : start + length, channel] = np.nan
+    for channel in range(3):
+        if np.isnan(values[:, channel]).all():
+            values[seed % n, channel] = 1.0
+    frame = pd.DataFrame(values, columns=["x", "y", "z"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        filled = Imputer(weights=tiny_weights).fit_transform(frame)
+    assert np.isfinite(filled.to_numpy()).all()
+    kept = ~np.isnan(values)
+    assert (filled.to_numpy()[kept] == values[kept]).all()

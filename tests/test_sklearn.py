@@ -128,6 +128,8 @@ BAD_PARAMS = {
         **COMMON,
         "stride": (2.5, "stride must be 'auto' or a positive int, got 2.5"),
         "progress": ("yes", "progress must be True or False, got 'yes'"),
+        "blend": (1, "blend must be True or False, got 1"),
+        "cross_series": ("no", "cross_series must be True or False, got 'no'"),
     },
     Forecaster: {
         **COMMON,
