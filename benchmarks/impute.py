@@ -3,10 +3,11 @@
 Windows of 512 on every channel (stride 128), z-normalised with train statistics; three
 seeded mask families: random points and TSPulse's hybrid masks (patch 8) at 12.5 / 25 /
 37.5 / 50 %, and one contiguous gap of 8 / 32 / 96 steps per window. MSE and MAE on the
-hidden points for tsheads (``fill_series``, each window its own series of 512 steps), pandas
-linear / time / cubic-spline interpolation, a seasonal fill and the statsmodels state-space
-smoother. The smoother is slow, so it runs on an even subset of the windows, where every
-other method is scored again. Writes benchmarks/results/impute.md.
+hidden points for tsheads (``Imputer`` on each window's 7 channels, with and without
+regression on the other channels, and the model alone), scikit-learn's iterative imputer on
+the same 7 channels, pandas linear / time / cubic-spline interpolation, a seasonal fill and
+the statsmodels state-space smoother. The smoother is slow, so it runs on an even subset of
+the windows, where every other method is scored again. Writes benchmarks/results/impute.md.
 
 With --cli-scale it instead times ``tsheads impute`` on a generated 1,000,000 x 8 CSV
 against pandas read_csv + interpolate + to_csv and appends that section to the output.
@@ -33,19 +34,22 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.interpolate import CubicSpline
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import RESULTS, ett_h1, markdown_table, test_windows  # noqa: E402
 from reconstruction import RATIOS, TSPULSE_HYBRID, linear, masks  # noqa: E402
 
+from tsheads import Imputer  # noqa: E402
 from tsheads.estimators.imputer import fill_series  # noqa: E402
 from tsheads.nn.masking import gap_mask  # noqa: E402
 from tsheads.runtime import WEIGHTS, load_model  # noqa: E402
 
 Fill = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (values, mask) -> filled, all (N, L)
 
-LENGTH, STRIDE, SEED, PERIOD = 512, 128, 0, 24
+LENGTH, STRIDE, SEED, PERIOD, CHANNELS = 512, 128, 0, 24, 7
 GAPS = (8, 32, 96)
 FAMILIES = ("random", "hybrid", "gap")
 SMOOTHER = "state-space smoother (statsmodels)"
@@ -121,7 +125,7 @@ def state_space(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def tsheads_fill(weights: str | None) -> Fill:
-    """tsheads' ``fill_series`` with each window imputed as its own series."""
+    """tsheads' model alone (``fill_series``), each window of each channel its own series."""
     model = load_model(weights)
 
     def fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -129,6 +133,33 @@ def tsheads_fill(weights: str | None) -> Fill:
         return np.stack(fill_series(model, series, stride=STRIDE))
 
     return fill
+
+
+def by_window(fill_frame: Callable[[np.ndarray], np.ndarray]) -> Fill:
+    """A Fill that hands each window's channels together, as a (L, C) array with NaN where
+    hidden, to ``fill_frame``; rows of ``values`` are channel-major (see ``test_windows``)."""
+
+    def fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        hidden = np.where(mask, np.nan, values).reshape(CHANNELS, -1, values.shape[1])
+        out = np.stack([fill_frame(hidden[:, w].T).T for w in range(hidden.shape[1])], axis=1)
+        return np.where(mask, out.reshape(values.shape), values)  # (C, W, L) -> (N, L)
+
+    return fill
+
+
+def tsheads_imputer(weights: str | None, **params) -> Fill:
+    """``tsheads.Imputer`` on each window as an hourly frame of 7 columns."""
+    imputer = Imputer(weights=weights, stride=STRIDE, **params)
+    index = pd.date_range("2016-07-01", periods=LENGTH, freq="h")
+    return by_window(lambda frame: imputer.fit_transform(pd.DataFrame(frame, index=index))
+                     .to_numpy())
+
+
+def iterative(frame: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``IterativeImputer`` (Bayesian ridge on the other channels, 10 rounds)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings
+        return IterativeImputer(max_iter=10, random_state=SEED).fit_transform(frame)
 
 
 # --- evaluation ---
@@ -240,8 +271,14 @@ def header(n_windows: int, n_subset: int, weights: str, seconds: dict[str, float
         "and TSPulse's hybrid masks (patch 8) at 12.5 / 25 / 37.5 / 50 %, seeded with "
         f"torch.Generator seed {SEED} + 1000 x ratio (the masks of reconstruction.md); one "
         f"contiguous gap of {' / '.join(map(str, GAPS))} steps per window, seed {SEED} + "
-        "10000 + gap. tsheads imputes each window as its own series of 512 steps with "
-        f"`fill_series(stride={STRIDE})`; weights `{weights}`. Edges take the nearest "
+        "10000 + gap. tsheads runs three ways: `Imputer(stride=128)` on each window as an "
+        "hourly frame of the 7 channels (the default: the model's fill blended, by a check "
+        "on re-hidden observed values, with linear, seasonal and regression-on-other-channels "
+        "fills), the same with `cross_series=False` (each channel filled from its own values "
+        "only), and the model alone (`fill_series`, each "
+        f"window of each channel its own series); weights `{weights}`. The iterative imputer "
+        "is the local peer that also reads the other channels: scikit-learn's "
+        "`IterativeImputer(max_iter=10)` on each window's 7 channels. Edges take the nearest "
         "observed value (pandas' own `method=\"cubicspline\"` would extrapolate the cubic "
         "there; inside the window it fills exactly as the scipy spline here, whose not-a-knot "
         "cubic swings far across long gaps in noisy hourly data). The seasonal fill averages "
@@ -270,11 +307,15 @@ def accuracy(args: argparse.Namespace) -> str:
     """Part 1: every method on every mask setting; returns the Markdown report."""
     _, test = ett_h1()
     windows = test_windows(test, LENGTH, STRIDE)
-    if args.quick:
-        windows = windows[even_subset(len(windows), 14)]
+    if args.quick:  # two windows per channel, all channels of each
+        starts = windows.reshape(CHANNELS, -1, LENGTH)
+        windows = starts[:, even_subset(starts.shape[1], 2)].reshape(-1, LENGTH)
     subset = even_subset(len(windows), args.smoother_windows)
     methods = {
-        "tsheads": tsheads_fill(args.weights),
+        "tsheads (channels together)": tsheads_imputer(args.weights),
+        "tsheads (each channel alone)": tsheads_imputer(args.weights, cross_series=False),
+        "tsheads, model alone (`blend=False`)": tsheads_fill(args.weights),
+        "iterative imputer (scikit-learn, channels together)": by_window(iterative),
         "linear interpolation (pandas)": linear,
         "time interpolation (pandas)": time_interpolation,
         "cubic spline (scipy)": cubic_spline,
