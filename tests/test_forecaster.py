@@ -153,6 +153,30 @@ def test_ensemble_is_the_mean_of_direct_and_autoregressive(tiny_weights):
     np.testing.assert_allclose(runs["ensemble"].to_numpy(), mean.to_numpy(), rtol=1e-12)
 
 
+def test_mirror_averages_the_forecasts_of_the_context_and_its_negation(tiny_weights):
+    frame = wide()
+    flipped = 2 * frame.median() - frame  # negated around the level the model is given
+
+    def direct(data, mirror):
+        return Forecaster(weights=tiny_weights, head="direct", mirror=mirror).fit(data).predict(12)
+
+    plain, of_flipped = direct(frame, False), direct(flipped, False)
+    expected = (plain + 2 * frame.median() - of_flipped) / 2
+    np.testing.assert_allclose(direct(frame, True).to_numpy(), expected.to_numpy(), rtol=1e-6)
+    assert not np.allclose(direct(frame, True).to_numpy(), plain.to_numpy())
+
+
+def test_fourier_quantiles_are_centred_on_the_point_forecast(tiny_weights):
+    frame = wide()
+    spreads = []
+    for mirror in (False, True):
+        out = Forecaster(weights=tiny_weights, intervals="fourier", head="direct",
+                         mirror=mirror).fit(frame).predict(6, quantiles=[0.9])
+        point = out.xs("tsheads", axis=1, level=1).to_numpy()
+        spreads.append(out.xs("tsheads-q0.9", axis=1, level=1).to_numpy() - point)
+    np.testing.assert_allclose(spreads[0], spreads[1], rtol=1e-9, atol=1e-12)
+
+
 def test_fourier_intervals_are_monotone_and_bounded_to_the_head(tiny_weights):
     fitted = Forecaster(weights=tiny_weights, intervals="fourier").fit(long())
     out = fitted.predict(6, level=[80], quantiles=[0.1, 0.5, 0.9])

@@ -137,6 +137,7 @@ BAD_PARAMS = {
         "head": ("lstm", r"head must be one of \('auto', 'direct'.*got 'lstm'"),
         "alias": ("", "alias must be a non-empty string, got ''"),
         "intervals": ("bootstrap", r"intervals must be one of \(.*\), got 'bootstrap'"),
+        "mirror": ("yes", "mirror must be True or False, got 'yes'"),
     },
     AnomalyDetector: {
         **COMMON,

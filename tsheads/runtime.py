@@ -226,16 +226,27 @@ def forecast_quantiles(
     levels: list[float],
     *,
     batch_size: int = 64,
+    offsets: bool = False,
 ) -> np.ndarray:
     """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``.
 
     The Fourier head's density is of the value around the direct forecast, so a quantile
     is the direct forecast plus the density's quantile, in the window's original scale.
+    With ``offsets`` only the distances from the direct forecast come back, for callers
+    that centre the density on a point forecast of their own.
     """
     if not len(contexts):
         return np.empty((0, horizon, len(levels)))
     direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     residual = fourier_quantiles(coeffs, torch.tensor(levels, dtype=torch.float64)).numpy()
+    return _around(direct, residual, loc, scale, offsets)
+
+
+def _around(direct, residual, loc, scale, offsets: bool) -> np.ndarray:
+    """Residuals (N, H, Q) of the normalised direct forecast (N, H) in original units:
+    as values, or as distances from the direct forecast (``offsets``)."""
+    if offsets:
+        return residual * scale[:, :, None]
     return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
 
 
@@ -247,15 +258,16 @@ def forecast_samples(
     *,
     seed: int = 0,
     batch_size: int = 64,
+    offsets: bool = False,
 ) -> np.ndarray:
     """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``.
 
     Steps are drawn independently: the draws match each step's marginal distribution, not
-    the joint behaviour of a path.
+    the joint behaviour of a path. ``offsets`` as in `forecast_quantiles`.
     """
     if not len(contexts):
         return np.empty((0, horizon, n_samples))
     direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     generator = torch.Generator().manual_seed(seed)
     residual = fourier_samples(coeffs, n_samples, generator).numpy()
-    return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
+    return _around(direct, residual, loc, scale, offsets)
