@@ -163,9 +163,16 @@ def seasonal_note(df: pd.DataFrame, horizon: int, args: argparse.Namespace, labe
             f"series at h = {horizon}; the rest got the network ensemble.")
 
 
-def variant(head: str) -> str:
-    """Row name of tsheads with one forecast head forced."""
-    return f"tsheads head={head} (zero-shot)"
+def variant(head: str, mirror: bool = True) -> str:
+    """Row name of tsheads with one forecast head forced (and mirror averaging off)."""
+    return f"tsheads head={head}{'' if mirror else ', mirror=False'} (zero-shot)"
+
+
+def head_variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped,
+    ``--unmirrored`` with mirror averaging off."""
+    return ([(variant(h), {"head": h}) for h in args.heads]
+            + [(variant(h, False), {"head": h, "mirror": False}) for h in args.unmirrored])
 
 
 def supports_fine_tuning() -> bool:
@@ -316,10 +323,10 @@ def ett_tsheads(df: pd.DataFrame, ids: list[str], args: argparse.Namespace, timi
     with timed(timings, "ETTh1", TSHEADS):
         outs = tsheads_forecasts(df, HORIZONS, args)
     preds = {TSHEADS: {h: to_matrix(o, ids, "tsheads", h) for h, o in outs.items()}}
-    for head in args.heads:
-        with timed(timings, "ETTh1", variant(head)):
-            outs = tsheads_forecasts(df, HORIZONS, args, head=head)
-        preds[variant(head)] = {h: to_matrix(o, ids, "tsheads", h) for h, o in outs.items()}
+    for name, params in head_variants(args):
+        with timed(timings, "ETTh1", name):
+            outs = tsheads_forecasts(df, HORIZONS, args, **params)
+        preds[name] = {h: to_matrix(o, ids, "tsheads", h) for h, o in outs.items()}
     if not supports_fine_tuning():
         return preds, "tsheads fine-tuned on train: skipped, `Forecaster` has no `fine_tune_steps`."
     if args.fine_tune_steps == 0 or args.tsheads_stand_in:
@@ -477,10 +484,10 @@ def m4_benchmark(args: argparse.Namespace, timings: Timings
     points = {TSHEADS: to_matrix(out, ids, "tsheads", M4_HORIZON)}
     quantiles = {TSHEADS: {q: to_matrix(out, ids, c, M4_HORIZON)
                            for q, c in quantile_columns("tsheads").items()}}
-    for head in args.heads:
-        with timed(timings, "M4 Hourly", variant(head)):
-            out = tsheads_forecasts(df, (M4_HORIZON,), args, head=head)[M4_HORIZON]
-        points[variant(head)] = to_matrix(out, ids, "tsheads", M4_HORIZON)
+    for name, params in head_variants(args):
+        with timed(timings, "M4 Hourly", name):
+            out = tsheads_forecasts(df, (M4_HORIZON,), args, **params)[M4_HORIZON]
+        points[name] = to_matrix(out, ids, "tsheads", M4_HORIZON)
     for source in args.intervals:
         name = f"tsheads intervals={source} (zero-shot)"
         with timed(timings, "M4 Hourly", name):
@@ -619,6 +626,9 @@ def main() -> None:
     parser.add_argument("--heads", default="direct,autoregressive,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="forecast heads to run beside head='auto' (comma-separated)")
+    parser.add_argument("--unmirrored", default="direct,ensemble",
+                        type=lambda text: [h for h in text.split(",") if h],
+                        help="forecast heads to run again with mirror=False (comma-separated)")
     parser.add_argument("--intervals", default="backtest,fourier",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="interval sources to score on M4 beside intervals='auto'")
