@@ -110,8 +110,8 @@ def blend_weights(candidates: np.ndarray, truth: np.ndarray, scale: float = 1.0)
     gram = fills @ fills.T + shrink * np.eye(k)
     rhs = fills @ target + shrink * prior
     best, best_cost = prior, _cost(prior, gram, rhs)
-    for size in range(1, k + 1):
-        for subset in itertools.combinations(range(k), size):
+    for count in range(1, k + 1):
+        for subset in itertools.combinations(range(k), count):
             w = _constrained(gram, rhs, list(subset))
             if w is not None and _cost(w, gram, rhs) < best_cost - 1e-12:
                 best, best_cost = w, _cost(w, gram, rhs)
