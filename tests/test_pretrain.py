@@ -145,3 +145,38 @@ def test_pretrain_with_head_steps_writes_all_heads(tmp_path):
     assert set(model.heads) == {"reconstruction", "spectrum", "forecast", "autoregressive",
                                 "fourier"}
     assert "--head-steps 2" in (tmp_path / "w.md").read_text()
+
+
+def test_init_continues_from_earlier_weights_and_records_them(tmp_path):
+    import json
+
+    import pytest
+
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+
+    first = TrainConfig(steps=3, head_steps=2, batch_size=8, warmup=2, encoder=ENCODER,
+                        synthetic_pool=20)
+    pretrain(first, tmp_path / "a.pt", real=False, progress=False)
+    earlier = TinyModel.load(tmp_path / "a.pt").state_dict()
+    cfg = TrainConfig(steps=2, head_steps=2, batch_size=8, warmup=1, seed=1, encoder=ENCODER,
+                      synthetic_pool=20, init=str(tmp_path / "a.pt"))
+    corpus = {"long": [np.cos(np.arange(300) / 7.0)]}
+    stage_one = Trainer(cfg, corpus, synthetic())
+    for key, value in stage_one.model.state_dict().items():
+        assert torch.equal(value, earlier[key]), key
+    stage_two = HeadTrainer(cfg, corpus, synthetic(), stage_one.model.state_dict())
+    for key, value in stage_two.model.state_dict().items():
+        assert torch.equal(value, earlier[key]), key
+
+    pretrain(cfg, tmp_path / "b.pt", real=False, progress=False)
+    meta = json.loads((tmp_path / "b.json").read_text())
+    assert meta["init"]["sha256"] == json.loads((tmp_path / "a.json").read_text())["sha256"]
+    card = (tmp_path / "b.md").read_text()
+    assert "## Continued from" in card and "--init" in card and "3 stage-one steps" in card
+
+    other = TrainConfig(steps=2, encoder=EncoderConfig(context_length=64, d_model=8, n_layers=1,
+                                                       n_registers=2, horizon=16),
+                        init=str(tmp_path / "a.pt"))
+    with pytest.raises(ValueError, match="same network"):
+        Trainer(other, corpus, synthetic())

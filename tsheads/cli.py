@@ -20,7 +20,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                             backbone=args.backbone, patch_length=args.patch_length)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                       lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
-                      forecast_weight=args.forecast_weight, head_steps=args.head_steps)
+                      forecast_weight=args.forecast_weight, head_steps=args.head_steps,
+                      warmup=args.warmup, head_lr=args.head_lr, init=args.init)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -34,12 +35,16 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=300, help="warm-up steps of stage one")
     p.add_argument("--synthetic-share", type=float, default=0.3)
     p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
     p.add_argument("--forecast-weight", type=float, default=0.2,
                    help="weight of the forecast head's loss")
     p.add_argument("--head-steps", type=int, default=0,
                    help="stage two: steps for the autoregressive and Fourier heads")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="peak learning rate of stage two")
+    p.add_argument("--init", help="weights to continue from (same sizes; fresh optimiser and "
+                   "schedule; another --seed draws other windows)")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-layers", type=int, default=6)
     p.add_argument("--patch-length", type=int, default=8)

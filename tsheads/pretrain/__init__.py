@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from dataclasses import asdict
@@ -56,6 +57,7 @@ def pretrain(
         "history": trainer.history,
         "corpus": _corpus_counts(corpus),
         "command": _command(cfg, out, real),
+        "init": _parent(cfg.init),
     }
     if cfg.head_steps > 0:
         encoder_state = trainer.model.state_dict()
@@ -78,14 +80,27 @@ def _resumed(trainer: Trainer, out: Path) -> Trainer:
     return trainer
 
 
+def _parent(init: str | None) -> dict | None:
+    """What a continued run started from: the earlier weights' checksum and metadata
+    (steps, losses, command, and their own parent), so the card can show the whole chain."""
+    if not init:
+        return None
+    meta = json.loads(Path(init).with_suffix(".json").read_text())
+    meta.pop("corpus", None)  # same corpus listing as the run itself
+    return {"path": str(init), **meta}
+
+
 def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
     enc = cfg.encoder
     parts = [
         f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size}",
-        f"--seed {cfg.seed} --lr {cfg.lr:g} --synthetic-share {cfg.synthetic_share:g}",
+        f"--seed {cfg.seed} --lr {cfg.lr:g} --warmup {cfg.warmup}",
+        f"--synthetic-share {cfg.synthetic_share:g}",
         f"--forecast-weight {cfg.forecast_weight:g} --head-steps {cfg.head_steps}",
+        f"--head-lr {cfg.head_lr:g}",
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
+        *([f"--init {shlex.quote(cfg.init)}"] if cfg.init else []),
         f"--out {shlex.quote(str(out))}",
     ]
     return " ".join(parts)

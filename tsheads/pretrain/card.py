@@ -33,8 +33,26 @@ def render(meta: dict, notes: str = "") -> str:
         rows=rows or "| (none) | | |", curve=curve, command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
-        stage_two=_stage_two(meta),
+        stage_two=_stage_two(meta), lr=train["lr"], warmup=train.get("warmup", 300),
+        parent=_parent(meta.get("init")),
+        first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
+        if meta.get("init") else "",
     )
+
+
+def _parent(parent: dict | None) -> str:
+    """The card's section on the weights a continued run started from, back to the first run."""
+    if not parent:
+        return ""
+    last = parent["history"][-1]
+    heads = (f" + {parent['head_steps_done']:,} stage-two steps"
+             if parent.get("head_steps_done") else "")
+    return PARENT.format(
+        path=parent["path"], sha=parent["sha256"], steps=parent["steps_done"], heads=heads,
+        minutes=parent["minutes"] + parent.get("head_minutes", 0.0),
+        time=last["time"], spectrum=last["spectrum"], forecast=last.get("forecast", float("nan")),
+        command=parent["command"],
+    ) + _parent(parent.get("init"))
 
 
 def _stage_two(meta: dict) -> str:
@@ -66,6 +84,21 @@ over 128 bins of [-1, 1] plus 1e-4 x the smoothness penalty sum k^2 |c_k|^2.
 """
 
 
+PARENT = """
+## Continued from
+
+`{path}`, sha256 `{sha}`:
+{steps:,} stage-one steps{heads}, {minutes:.1f} minutes; its last logged stage-one losses:
+time {time:.4f}, spectrum {spectrum:.4f}, forecast {forecast:.4f}.
+Stage one here started from all of its weights with a fresh optimiser and schedule, and stage
+two from its autoregressive and Fourier heads. It was made by:
+
+```
+{command}
+```
+"""
+
+
 MODEL_CARD = """# tsheads tiny model card
 
 - **Parameters:** {params:,}; heads: {heads}.
@@ -77,9 +110,9 @@ MODEL_CARD = """# tsheads tiny model card
   steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
   Masks per window: scattered points, whole patches, hybrid (half each) or one long gap plus
   points, at ratios U(0.05, 0.6); 30 % of windows are shown whole.
-- **Training:** {steps:,} steps of {batch} windows of 512 steps, AdamW (lr 1e-3, weight decay 0.01,
-  300 warm-up steps, cosine to a tenth), gradient clipping at 1; {minutes:.1f} minutes of compute
-  on {threads} CPU threads.
+- **Training:** {steps:,} steps of {batch} windows of 512 steps, AdamW (lr {lr:g}, weight decay
+  0.01, {warmup} warm-up steps, cosine to a tenth), gradient clipping at 1; {minutes:.1f} minutes
+  of compute on {threads} CPU threads.
 - **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
   Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
   drawn per dataset (weight proportional to the square root of its points), then per series, from:
@@ -102,9 +135,9 @@ for `tsheads demo`.
 |---:|---:|---:|---:|---:|
 {curve}
 
-{stage_two}
+{stage_two}{parent}
 ## Reproduce
-
+{first}
 ```
 {command}
 ```

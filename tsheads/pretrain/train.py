@@ -45,6 +45,7 @@ class TrainConfig:
     forecast_weight: float = 0.2  # forecast errors are heavy-tailed: keep them from dominating
     head_steps: int = 0  # stage two: autoregressive + Fourier heads on the frozen encoder
     head_lr: float = 1e-3
+    init: str | None = None  # weights to continue from (fresh optimiser and schedule)
     checkpoint_seconds: float = 180.0
     log_every: int = 250
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -139,6 +140,8 @@ class Trainer:
         torch.manual_seed(seed)
         self.cfg = cfg
         self.model = TinyModel(cfg.encoder, heads=ENCODER_HEADS)
+        if cfg.init:
+            _load_matching(self.model, cfg.init)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
@@ -215,6 +218,8 @@ class HeadTrainer(Trainer):
                  synthetic: np.ndarray, encoder_state: dict) -> None:
         super().__init__(cfg, corpus, synthetic)
         self.model = TinyModel(cfg.encoder)
+        if cfg.init:  # the heads continue from the earlier weights too
+            _load_matching(self.model, cfg.init)
         missing = self.model.load_state_dict(encoder_state, strict=False).missing_keys
         new = tuple(f"heads.{name}." for name in FORECAST_HEADS)
         if any(not key.startswith(new) for key in missing):
@@ -241,6 +246,18 @@ class HeadTrainer(Trainer):
     def train_step(self) -> dict[str, float]:
         self.model.encoder.eval()  # frozen: no dropout either
         return super().train_step()
+
+
+def _load_matching(model: TinyModel, path: str) -> None:
+    """Start ``model`` from the weights at ``path``: every tensor that both have. The
+    encoder configs must agree, so a continued run trains the same network further."""
+    earlier = TinyModel.load(path)
+    if earlier.config != model.config:
+        raise ValueError(f"--init {path} has config {earlier.config.to_dict()}, this run "
+                         f"{model.config.to_dict()}; a continued run keeps the same network.")
+    own = model.state_dict()
+    model.load_state_dict({k: v for k, v in earlier.state_dict().items() if k in own},
+                          strict=False)
 
 
 def checkpoint_path(out: Path, stage: int = 1) -> Path:
