@@ -68,6 +68,13 @@ def test_missing_input_file(tmp_path, capsys):
     assert "nope.csv" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("steps", ["0", "-3"])
+def test_pretrain_needs_stage_one_steps_unless_it_continues(tmp_path, capsys, steps):
+    assert main(["pretrain", "--steps", steps, "--out", str(tmp_path / "w.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "--steps must be >= 1 (or 0 with --init" in err and not (tmp_path / "w.pt").exists()
+
+
 def test_help_shows_an_example(capsys):
     for command in ("impute", "forecast", "detect", "demo", "pretrain"):
         with pytest.raises(SystemExit) as exc:

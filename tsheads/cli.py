@@ -16,6 +16,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from tsheads.nn import EncoderConfig
     from tsheads.pretrain import TrainConfig, pretrain
 
+    if args.steps < 0 or (args.steps == 0 and not args.init):
+        raise ValueError(f"--steps must be >= 1 (or 0 with --init, to train only the stage-two "
+                         f"heads of those weights), got {args.steps}.")
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
                             backbone=args.backbone, patch_length=args.patch_length)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
@@ -30,7 +33,8 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain the encoder by masked reconstruction",
                        epilog=PRETRAIN_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=_positive_int, required=True, help="optimiser steps in total")
+    p.add_argument("--steps", type=int, required=True,
+                   help="stage-one optimiser steps in total (0 with --init: stage two only)")
     p.add_argument("--out", required=True, help="weights file to write (.pt)")
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)

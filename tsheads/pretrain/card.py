@@ -20,39 +20,47 @@ def render(meta: dict, notes: str = "") -> str:
     train = meta["train"]
     rows = "\n".join(f"| {name} | {n:,} | {points:,} |"
                      for name, (n, points) in meta["corpus"].items())
-    curve = "\n".join(
-        f"| {h['step']} | {h['minutes']} | {h['time']:.4f} | {h['spectrum']:.4f} | "
-        f"{h.get('forecast', float('nan')):.4f} |"
-        for h in meta["history"]
-    )
     return MODEL_CARD.format(
         params=meta["parameters"], config=json.dumps(meta["config"]),
         heads=", ".join(meta["heads"]),
         steps=meta["steps_done"], batch=train["batch_size"], minutes=meta["minutes"],
         threads=meta["threads"], synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
-        rows=rows or "| (none) | | |", curve=curve, command=meta["command"],
+        rows=rows or "| (none) | | |", curve=_curve(meta["history"]), command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
         stage_two=_stage_two(meta), lr=train["lr"], warmup=train.get("warmup", 300),
-        parent=_parent(meta.get("init")),
+        parent=_parent(meta.get("init")), continued=_continued(meta.get("init")),
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
         if meta.get("init") else "",
     )
+
+
+def _curve(history: list[dict]) -> str:
+    """Rows of a stage-one loss table."""
+    return "\n".join(
+        f"| {h['step']} | {h['minutes']} | {h['time']:.4f} | {h['spectrum']:.4f} | "
+        f"{h.get('forecast', float('nan')):.4f} |" for h in history)
 
 
 def _parent(parent: dict | None) -> str:
     """The card's section on the weights a continued run started from, back to the first run."""
     if not parent:
         return ""
-    last = parent["history"][-1]
     heads = (f" + {parent['head_steps_done']:,} stage-two steps"
              if parent.get("head_steps_done") else "")
     return PARENT.format(
         path=parent["path"], sha=parent["sha256"], steps=parent["steps_done"], heads=heads,
         minutes=parent["minutes"] + parent.get("head_minutes", 0.0),
-        time=last["time"], spectrum=last["spectrum"], forecast=last.get("forecast", float("nan")),
-        command=parent["command"],
+        curve=_curve(parent["history"]), command=parent["command"],
     ) + _parent(parent.get("init"))
+
+
+def _continued(parent: dict | None) -> str:
+    """For a continued run: how many stage-one steps came before, over the whole chain."""
+    before = 0
+    while parent:
+        before, parent = before + parent["steps_done"], parent.get("init")
+    return f" (after {before:,} earlier steps, see \"Continued from\")" if before else ""
 
 
 def _stage_two(meta: dict) -> str:
@@ -88,14 +96,19 @@ PARENT = """
 ## Continued from
 
 `{path}`, sha256 `{sha}`:
-{steps:,} stage-one steps{heads}, {minutes:.1f} minutes; its last logged stage-one losses:
-time {time:.4f}, spectrum {spectrum:.4f}, forecast {forecast:.4f}.
-Stage one here started from all of its weights with a fresh optimiser and schedule, and stage
-two from its autoregressive and Fourier heads. It was made by:
+{steps:,} stage-one steps{heads}, {minutes:.1f} minutes. Stage one here started from all of
+its weights with a fresh optimiser and schedule, and stage two from its autoregressive and
+Fourier heads. It was made by:
 
 ```
 {command}
 ```
+
+Its stage-one loss curve:
+
+| step | minutes | time MSE (hidden points) | spectrum MSE | forecast MSE |
+|---:|---:|---:|---:|---:|
+{curve}
 """
 
 
@@ -110,9 +123,9 @@ MODEL_CARD = """# tsheads tiny model card
   steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
   Masks per window: scattered points, whole patches, hybrid (half each) or one long gap plus
   points, at ratios U(0.05, 0.6); 30 % of windows are shown whole.
-- **Training:** {steps:,} steps of {batch} windows of 512 steps, AdamW (lr {lr:g}, weight decay
-  0.01, {warmup} warm-up steps, cosine to a tenth), gradient clipping at 1; {minutes:.1f} minutes
-  of compute on {threads} CPU threads.
+- **Training:** {steps:,} steps{continued} of {batch} windows of 512 steps,
+  AdamW (lr {lr:g}, weight decay 0.01, {warmup} warm-up steps, cosine to a tenth), gradient
+  clipping at 1; {minutes:.1f} minutes of compute on {threads} CPU threads.
 - **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
   Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
   drawn per dataset (weight proportional to the square root of its points), then per series, from:
