@@ -638,7 +638,7 @@ def test_cli_ten_thousand_short_series(tmp_path, tiny_weights):
 @pytest.mark.parametrize(
     "args",
     [
-        ["pretrain", "--steps", "0", "--out", "x.pt"],
+        ["pretrain", "--steps", "-1", "--out", "x.pt"],
         ["pretrain", "--steps", "ten", "--out", "x.pt"],
         ["pretrain", "--steps", "5", "--batch-size", "-1", "--out", "x.pt"],
         ["forecast", "in.csv", "-o", "o.csv", "--horizon", "two"],

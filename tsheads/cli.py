@@ -16,9 +16,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from tsheads.nn import EncoderConfig
     from tsheads.pretrain import TrainConfig, pretrain
 
-    if args.steps < 0 or (args.steps == 0 and not args.init):
-        raise ValueError(f"--steps must be >= 1 (or 0 with --init, to train only the stage-two "
-                         f"heads of those weights), got {args.steps}.")
+    if args.steps == 0 and not args.init:
+        raise ValueError("--steps must be >= 1 (or 0 with --init, to train only the stage-two "
+                         "heads of those weights), got 0.")
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
                             backbone=args.backbone, patch_length=args.patch_length)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
@@ -33,7 +33,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain the encoder by masked reconstruction",
                        epilog=PRETRAIN_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steps", type=int, required=True,
+    p.add_argument("--steps", type=_non_negative_int, required=True,
                    help="stage-one optimiser steps in total (0 with --init: stage two only)")
     p.add_argument("--out", required=True, help="weights file to write (.pt)")
     p.add_argument("--batch-size", type=_positive_int, default=128)
@@ -165,12 +165,22 @@ def _check_output(path: str, force: bool) -> Path:
 
 def _positive_int(text: str) -> int:
     """An argparse type: a whole number >= 1, or a one-line usage error naming the value."""
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0, or a one-line usage error naming the value."""
+    return _whole_number(text, 0)
+
+
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
     return value
 
 
