@@ -29,7 +29,7 @@ def render(meta: dict, notes: str = "") -> str:
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
         stage_two=_stage_two(meta), lr=train["lr"], warmup=train.get("warmup", 300),
-        parent=_parent(meta.get("init")), continued=_continued(meta.get("init")),
+        parent=_parent_section(meta.get("init")), continued=_continued(meta.get("init")),
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
         if meta.get("init") else "",
     )
@@ -42,7 +42,7 @@ def _curve(history: list[dict]) -> str:
         f"{h.get('forecast', float('nan')):.4f} |" for h in history)
 
 
-def _parent(parent: dict | None) -> str:
+def _parent_section(parent: dict | None) -> str:
     """The card's section on the weights a continued run started from, back to the first run."""
     if not parent:
         return ""
@@ -52,7 +52,7 @@ def _parent(parent: dict | None) -> str:
         path=parent["path"], sha=parent["sha256"], steps=parent["steps_done"], heads=heads,
         minutes=parent["minutes"] + parent.get("head_minutes", 0.0),
         curve=_curve(parent["history"]), command=parent["command"],
-    ) + _parent(parent.get("init"))
+    ) + _parent_section(parent.get("init"))
 
 
 def _continued(parent: dict | None) -> str:
