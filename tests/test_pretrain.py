@@ -171,6 +171,10 @@ def test_init_continues_from_earlier_weights_and_records_them(tmp_path):
 
     pretrain(cfg, tmp_path / "b.pt", real=False, progress=False)
     meta = json.loads((tmp_path / "b.json").read_text())
+    assert meta["init"]["sha256"] == json.loads((tmp_path / "a.json").read_text())["sha256"]
+    card = (tmp_path / "b.md").read_text()
+    assert "## Continued from" in card and "--init" in card and "3 stage-one steps" in card
+
     heads_only = TrainConfig(steps=0, head_steps=2, batch_size=8, seed=1, encoder=ENCODER,
                              synthetic_pool=20, init=str(tmp_path / "a.pt"))
     pretrain(heads_only, tmp_path / "c.pt", real=False, progress=False)
@@ -178,9 +182,6 @@ def test_init_continues_from_earlier_weights_and_records_them(tmp_path):
                TinyModel.load(tmp_path / "c.pt").state_dict().items()
                if not torch.equal(value, earlier[key])}
     assert changed == {"autoregressive", "fourier"}
-    assert meta["init"]["sha256"] == json.loads((tmp_path / "a.json").read_text())["sha256"]
-    card = (tmp_path / "b.md").read_text()
-    assert "## Continued from" in card and "--init" in card and "3 stage-one steps" in card
 
     other = TrainConfig(steps=2, encoder=EncoderConfig(context_length=64, d_model=8, n_layers=1,
                                                        n_registers=2, horizon=16),
