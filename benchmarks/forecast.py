@@ -17,6 +17,7 @@ Needs the peers, which live outside the main venv: run it in .venv-bench
 
 Usage: python benchmarks/forecast.py [--weights PATH] [--out PATH] [--quick] [--skip-ets]
                                      [--threads N] [--stride N] [--fine-tune-steps N]
+                                     [--heads H,..] [--unmirrored H,..] [--unshifted H,..]
                                      [--tsheads-stand-in]
 """
 
@@ -163,16 +164,20 @@ def seasonal_note(df: pd.DataFrame, horizon: int, args: argparse.Namespace, labe
             f"series at h = {horizon}; the rest got the network ensemble.")
 
 
-def variant(head: str, mirror: bool = True) -> str:
-    """Row name of tsheads with one forecast head forced (and mirror averaging off)."""
-    return f"tsheads head={head}{'' if mirror else ', mirror=False'} (zero-shot)"
+def variant(head: str, **off: bool) -> str:
+    """Row name of tsheads with one forecast head forced (and the options ``off`` turned off)."""
+    return f"tsheads head={head}{''.join(f', {name}={value}' for name, value in off.items())} " \
+        "(zero-shot)"
 
 
 def head_variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
     """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped,
-    ``--unmirrored`` with mirror averaging off."""
-    return ([(variant(h), {"head": h}) for h in args.heads]
-            + [(variant(h, False), {"head": h, "mirror": False}) for h in args.unmirrored])
+    ``--unmirrored`` with mirror averaging off, ``--unshifted`` without the density mean."""
+    rows = [(variant(h), {"head": h}) for h in args.heads]
+    for flag, option in (("unmirrored", "mirror"), ("unshifted", "density_mean")):
+        rows += [(variant(h, **{option: False}), {"head": h, option: False})
+                 for h in getattr(args, flag)]
+    return rows
 
 
 def supports_fine_tuning() -> bool:
@@ -563,7 +568,10 @@ def header(args: argparse.Namespace, seconds: float, warm: float, n_series: int)
         f"- tsheads: {name}. The row `tsheads (zero-shot)` is `head=\"auto\"`: the network "
         "ensemble (direct + autoregressive heads), except for a series whose last season, "
         "repeated, beat the ensemble by 20 % on 3 backtests at the end of its own history; the "
-        "`head=...` rows are the network alone.\n"
+        "`head=...` rows are the network alone. Every row forecasts mirrored (`mirror=True`) "
+        "and with the direct head's distribution mean (`density_mean=True`: the direct head "
+        "plus the mean of the Fourier head's density around it) unless its name says "
+        "otherwise.\n"
         f"- ETTh1: test split rows {ETT_TEST[0]}-{ETT_TEST[1] - 1}, z-normalised with train "
         f"statistics; context {CONTEXT}; all 7 channels; window stride {args.stride}"
         f"{' (quick: a few windows)' if args.quick else ''}.\n"
@@ -629,6 +637,10 @@ def main() -> None:
     parser.add_argument("--unmirrored", default="direct,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="forecast heads to run again with mirror=False (comma-separated)")
+    parser.add_argument("--unshifted", default="direct,ensemble",
+                        type=lambda text: [h for h in text.split(",") if h],
+                        help="forecast heads to run again with density_mean=False "
+                             "(comma-separated)")
     parser.add_argument("--intervals", default="backtest,fourier",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="interval sources to score on M4 beside intervals='auto'")

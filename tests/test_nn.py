@@ -179,6 +179,25 @@ def test_fourier_quantiles_are_monotone_and_match_samples():
     torch.testing.assert_close(share, levels.expand(4, 3), atol=0.01, rtol=0)
 
 
+def test_fourier_mean_matches_samples_and_is_zero_for_even_densities():
+    from tsheads.nn.heads import (
+        FOURIER_TERMS,
+        fourier_coefficients,
+        fourier_mean,
+        fourier_samples,
+    )
+
+    torch.manual_seed(0)
+    coeffs = fourier_coefficients(torch.randn(4, 2, FOURIER_TERMS + 1).double())
+    draws = fourier_samples(coeffs, 200_000, torch.Generator().manual_seed(1))  # (4, n)
+    mean = fourier_mean(coeffs)
+    assert mean.shape == (4,) and mean.abs().max() > 0.05
+    torch.testing.assert_close(mean, draws.mean(-1), atol=0.01, rtol=0)
+    even = torch.complex(coeffs.real, torch.zeros_like(coeffs.real))  # cosines only: symmetric
+    torch.testing.assert_close(fourier_mean(even), torch.zeros(4, dtype=torch.float64),
+                               atol=1e-9, rtol=0)
+
+
 def test_autoregressive_head_predicts_one_patch(tiny_model):
     z, mask = torch.randn(3, TINY.context_length), torch.zeros(3, TINY.context_length, dtype=bool)
     out = tiny_model(z, mask, ("autoregressive",))

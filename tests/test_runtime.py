@@ -102,3 +102,11 @@ def test_compile_parameter_is_validated(tiny_weights, bad):
     frame = np.stack([generate_series(100), generate_series(100, 1)], axis=1)
     with pytest.raises(ValueError, match="compile must be 'auto', True or False"):
         Forecaster(weights=tiny_weights, compile=bad).fit(frame)
+
+
+def test_forecast_refuses_unknown_heads_and_answers_no_contexts(tiny_model):
+    from tsheads.runtime import forecast
+
+    assert forecast(tiny_model, np.empty((0, TINY.context_length)), 20).shape == (0, 20)
+    with pytest.raises(ValueError, match="head must be 'direct' or 'autoregressive'"):
+        forecast(tiny_model, np.zeros((1, TINY.context_length)), 4, head="fourier")

@@ -138,6 +138,7 @@ BAD_PARAMS = {
         "alias": ("", "alias must be a non-empty string, got ''"),
         "intervals": ("bootstrap", r"intervals must be one of \(.*\), got 'bootstrap'"),
         "mirror": ("yes", "mirror must be True or False, got 'yes'"),
+        "density_mean": (1, "density_mean must be True or False, got 1"),
     },
     AnomalyDetector: {
         **COMMON,

@@ -21,7 +21,12 @@ import torch
 from tqdm import tqdm
 
 from tsheads.nn import TinyModel
-from tsheads.nn.heads import fourier_coefficients, fourier_quantiles, fourier_samples
+from tsheads.nn.heads import (
+    fourier_coefficients,
+    fourier_mean,
+    fourier_quantiles,
+    fourier_samples,
+)
 from tsheads.windows import standardize, unstandardize
 
 WEIGHTS = Path(__file__).parent / "weights" / "tiny.pt"
@@ -193,21 +198,41 @@ def forecast(
     *,
     head: str = "direct",
     batch_size: int = 64,
+    density_mean: bool = False,
 ) -> np.ndarray:
     """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown.
 
     ``head="direct"`` forecasts ``H_max`` steps per pass; ``"autoregressive"`` one patch per
     pass. Either way each forecast is appended to the context and the window encoded again
-    until the horizon is reached.
+    until the horizon is reached. With ``density_mean`` each direct pass is the mean of
+    the Fourier head's forecast distribution instead of the direct head's own value.
     """
-    name = {"direct": "forecast", "autoregressive": "autoregressive"}[head]
+    if head not in ("direct", "autoregressive"):
+        raise ValueError(f"head must be 'direct' or 'autoregressive', got {head!r}.")
     window = np.array(contexts, dtype=np.float64)
+    if not len(window):
+        return np.empty((0, horizon))
     parts: list[np.ndarray] = []
     while sum(p.shape[1] for p in parts) < horizon:
-        step = run_head(model, name, window, np.isnan(window), batch_size=batch_size)
+        if head == "autoregressive":
+            step = run_head(model, head, window, np.isnan(window), batch_size=batch_size)
+        else:
+            step = _direct_pass(model, window, batch_size, density_mean)
         parts.append(step)
         window = np.concatenate([window, step], axis=1)[:, -window.shape[1] :]
     return np.concatenate(parts, axis=1)[:, :horizon]
+
+
+def _direct_pass(model: TinyModel, window: np.ndarray, batch_size: int, density_mean: bool
+                 ) -> np.ndarray:
+    """(N, H_max) forecasts of one direct pass in original units: the direct head's value,
+    or with ``density_mean`` the mean of the Fourier head's distribution around it."""
+    if not density_mean:
+        return run_head(model, "forecast", window, np.isnan(window), batch_size=batch_size)
+    outs, loc, scale = run_heads(model, window, np.isnan(window),
+                                 heads=("forecast", "fourier"), batch_size=batch_size)
+    mean = fourier_mean(fourier_coefficients(torch.from_numpy(outs["fourier"]))).numpy()
+    return unstandardize(outs["forecast"] + mean, loc, scale)
 
 
 def _fourier(model: TinyModel, contexts: np.ndarray, horizon: int, batch_size: int):
@@ -226,25 +251,30 @@ def forecast_quantiles(
     levels: list[float],
     *,
     batch_size: int = 64,
-    offsets: bool = False,
+    offsets: str | None = None,
 ) -> np.ndarray:
     """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``.
 
     The Fourier head's density is of the value around the direct forecast, so a quantile
     is the direct forecast plus the density's quantile, in the window's original scale.
-    With ``offsets`` only the distances from the direct forecast come back, for callers
-    that centre the density on a point forecast of their own.
+    For callers that centre the density on a point forecast of their own, ``offsets``
+    gives only the distances from the direct forecast (``"direct"``) or from the
+    density's mean (``"mean"``).
     """
     if not len(contexts):
         return np.empty((0, horizon, len(levels)))
     direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     residual = fourier_quantiles(coeffs, torch.tensor(levels, dtype=torch.float64)).numpy()
-    return _around(direct, residual, loc, scale, offsets)
+    return _around(direct, residual, coeffs, loc, scale, offsets)
 
 
-def _around(direct, residual, loc, scale, offsets: bool) -> np.ndarray:
+def _around(direct, residual, coeffs, loc, scale, offsets: str | None) -> np.ndarray:
     """Residuals (N, H, Q) of the normalised direct forecast (N, H) in original units:
-    as values, or as distances from the direct forecast (``offsets``)."""
+    as values, or as distances from the direct forecast or the density's mean."""
+    if offsets == "mean":
+        residual = residual - fourier_mean(coeffs).numpy()[:, :, None]
+    elif offsets not in (None, "direct"):
+        raise ValueError(f"offsets must be None, 'direct' or 'mean', got {offsets!r}.")
     if offsets:
         return residual * scale[:, :, None]
     return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
@@ -258,7 +288,7 @@ def forecast_samples(
     *,
     seed: int = 0,
     batch_size: int = 64,
-    offsets: bool = False,
+    offsets: str | None = None,
 ) -> np.ndarray:
     """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``.
 
@@ -270,4 +300,4 @@ def forecast_samples(
     direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
     generator = torch.Generator().manual_seed(seed)
     residual = fourier_samples(coeffs, n_samples, generator).numpy()
-    return _around(direct, residual, loc, scale, offsets)
+    return _around(direct, residual, coeffs, loc, scale, offsets)

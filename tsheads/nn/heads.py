@@ -158,6 +158,18 @@ def fourier_quantiles(coeffs: torch.Tensor, levels: torch.Tensor) -> torch.Tenso
     return _to_residual(-1 + (j + share) * 2 / n_bins)
 
 
+def fourier_mean(coeffs: torch.Tensor) -> torch.Tensor:
+    """Mean residual (...,) of each density, in window units.
+
+    The density is fitted by likelihood to where the value lands around the direct
+    forecast, so a mean away from zero is a bias the direct head, fitted by squared error
+    alongside reconstruction, kept; adding it gives the mean of the forecast distribution.
+    """
+    probs = fourier_bins(coeffs)  # (..., bins)
+    centres = _to_residual(bin_centres(probs.shape[-1]).to(probs.dtype))
+    return probs @ centres
+
+
 def fourier_samples(
     coeffs: torch.Tensor, n_samples: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
