@@ -57,11 +57,12 @@ class Forecaster(ModelMixin, BaseEstimator):
         average cancels that lean (lower error on M4 Hourly and on ETTh1's validation
         split, see ``docs/forecaster.md``) at twice the model work.
     density_mean : bool
-        Forecast with the direct head the mean of its forecast distribution: the direct
-        head's value shifted by the mean of the Fourier head's density around it, which
-        was fitted by likelihood after the encoder and corrects the direct head's bias
-        (lower error on ETTh1 at every horizon, see ``docs/forecaster.md``). Used when the
-        weights have a Fourier head; Fourier quantiles are then centred on that mean.
+        Make each direct-head forecast the mean of its forecast distribution: the direct
+        head's value plus the mean of the Fourier head's density around it. That head was
+        fitted by likelihood after the encoder, and its mean corrects the direct head's
+        bias (lower error on ETTh1's validation split at every horizon, see
+        ``docs/forecaster.md``). Used when the weights have a Fourier head; Fourier
+        quantiles are then centred on that mean.
     fine_tune_steps : int
         If positive, ``fit`` adapts a copy of the model to the history (earlier part for
         training, the last part to check) and keeps it only if it forecasts that part better.
