@@ -229,10 +229,8 @@ def _direct_pass(model: TinyModel, window: np.ndarray, batch_size: int, density_
     or with ``density_mean`` the mean of the Fourier head's distribution around it."""
     if not density_mean:
         return run_head(model, "forecast", window, np.isnan(window), batch_size=batch_size)
-    outs, loc, scale = run_heads(model, window, np.isnan(window),
-                                 heads=("forecast", "fourier"), batch_size=batch_size)
-    mean = fourier_mean(fourier_coefficients(torch.from_numpy(outs["fourier"]))).numpy()
-    return unstandardize(outs["forecast"] + mean, loc, scale)
+    direct, coeffs, loc, scale = _fourier(model, window, model.config.horizon, batch_size)
+    return unstandardize(direct + fourier_mean(coeffs).numpy(), loc, scale)
 
 
 def _fourier(model: TinyModel, contexts: np.ndarray, horizon: int, batch_size: int):
