@@ -10,6 +10,7 @@ from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from tsheads import distributed
 from tsheads.estimators.anomaly_views import (
     HEAD_OF_VIEW,
     VIEWS,
@@ -172,6 +173,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         ``X`` then equal those of ``X`` appended to ``history`` and scored together, and only
         windows that reach ``X`` are computed.
         """
+        if distributed.is_dask_frame(X):
+            return distributed.anomaly_score(self, X, "anomaly_score", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if per_channel or panel.layout == "long":
             return _output(panel, channels, SCORE_NAME)
@@ -179,6 +182,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def predict(self, X, *, history=None, **frame_kwargs):
         """True where the score exceeds ``threshold_``, in the layout of ``anomaly_score``."""
+        if distributed.is_dask_frame(X):
+            return distributed.anomaly_score(self, X, "predict", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if panel.layout == "long":
             return _output(panel, [c > self.threshold_ for c in channels], LABEL_NAME)

@@ -12,6 +12,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from tsheads import distributed
 from tsheads.estimators.base import ModelMixin, fine_tune, from_units, series_units, to_units
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
@@ -123,6 +124,8 @@ class Forecaster(ModelMixin, BaseEstimator):
 
     def fit(self, X, y=None, **frame_kwargs) -> Forecaster:
         """Check the parameters and the frame, keep each series' history; returns self."""
+        if distributed.is_dask_frame(X):  # lazily, for predict to forecast on the cluster
+            return distributed.fit_forecaster(self, X, frame_kwargs)
         self._validate_common()
         self._validate_forecast_params()
         panel = self._panel(X, frame_kwargs)
@@ -158,6 +161,8 @@ class Forecaster(ModelMixin, BaseEstimator):
         """
         from tsheads.data import from_panel_columns, future_index
 
+        if distributed.is_dask_frame(getattr(self, "panel_", None)):
+            return distributed.predict_forecaster(self, horizon, level, quantiles)
         check_is_fitted(self, "model_")
         horizon = _check_horizon(horizon)
         probs = _probabilities(level, quantiles)

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from tsheads import distributed
 from tsheads.estimators.base import ModelMixin, from_units, is_int, series_units, to_units
 from tsheads.fills import blend_weights, linear_fill, partners, regression_fill, seasonal_fill
 from tsheads.nn import TinyModel
@@ -118,6 +119,8 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None, **frame_kwargs) -> Imputer:
         """Load the model (and fine-tune it if asked) and check ``X``; returns self."""
+        if distributed.is_dask_frame(X):
+            return distributed.fit_imputer(self, X, frame_kwargs)
         self._validate_common()
         ok = self.stride == "auto" or (is_int(self.stride) and self.stride > 0)
         if not ok:
@@ -147,6 +150,8 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         mapped back, so values of any magnitude or level are filled alike; observed values
         are copied from ``X``.
         """
+        if distributed.is_dask_frame(X):
+            return distributed.transform_imputer(self, X, frame_kwargs)
         panel, units, fills, _ = self._fill(X, frame_kwargs)
         filled = [np.where(np.isnan(v), from_units(f, u), v)
                   for v, f, u in zip(panel.values, fills, units, strict=True)]
