@@ -1,0 +1,235 @@
+"""Scale-out: Forecaster over many series in one process vs a Dask LocalCluster, and
+statsforecast AutoETS through its own Dask path, in one run.
+
+Synthetic M4-Hourly-like series (lengths 700-1000, daily and weekly seasonality, trend,
+noise; seeded per series, so every run and every partition sees the same data), forecast
+at h=48. Cases:
+
+1. ``head="direct", mirror=False``: one window per series, on 10,000 and 100,000 series;
+2. the default Forecaster (ensemble of both heads, mirrored, seasonal check on backtests)
+   on a subset of 10,000 sized by ``--default-series`` (it does about 16x the model work);
+3. statsforecast ``AutoETS(season_length=24)`` on Dask, on a subset sized by
+   ``--ets-series`` (about a second per series per core here), run by the
+   ``.venv-bench`` interpreter (``--peer`` mode) because statsforecast lives there.
+
+"one process" is a fresh process with one torch thread calling the pandas estimator;
+"dask 2x1" is a fresh ``LocalCluster(n_workers=2, threads_per_worker=1)`` for each case,
+whose partitions are generated on the workers (``dd.from_map``). Both times run from the
+generator to the forecasts in the client (generating is about 0.5 s per 1,000 series),
+so the Dask time includes the shuffle on ``unique_id`` and gathering the forecasts; both
+load torch and the model before the clock starts. Peak memory is each process's peak
+resident set (``ru_maxrss``).
+
+    python benchmarks/scale.py [--quick]
+Writes ``benchmarks/results/scale.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HORIZON, SEASON, CHUNK = 48, 24, 250  # series per generated partition
+BENCH_PYTHON = Path(__file__).resolve().parents[1] / ".venv-bench" / "bin" / "python"
+RESULTS = Path(__file__).parent / "results"
+
+
+def series_frame(first: int, count: int) -> pd.DataFrame:
+    """Series ``first .. first + count - 1`` as a long frame (integer ids), each seeded by
+    its id: a level, daily and weekly seasons of random strength and phase, a small trend
+    and noise, 700-1000 hourly steps starting at an id-dependent hour."""
+    parts = []
+    for sid in range(first, first + count):
+        rng = np.random.default_rng(sid)
+        n = int(rng.integers(700, 1001))
+        t = np.arange(n)
+        daily = rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * t / 24 + rng.uniform(0, 6.3))
+        weekly = rng.uniform(0.0, 0.3) * np.sin(2 * np.pi * t / 168 + rng.uniform(0, 6.3))
+        trend = rng.normal(0, 2e-4) * t
+        y = rng.uniform(10, 1000) * (1 + daily + weekly + trend + rng.normal(0, 0.05, n))
+        ds = pd.Timestamp("2024-01-01") + pd.to_timedelta(t + sid % 168, unit="h")
+        parts.append(pd.DataFrame({"unique_id": np.full(n, sid), "ds": ds, "y": y}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def dask_series(n_series: int):
+    """The same series as a Dask frame whose partitions are generated on the workers."""
+    import dask.dataframe as dd
+
+    starts = list(range(0, n_series, CHUNK))
+    return dd.from_map(lambda s: series_frame(s, min(CHUNK, n_series - s)), starts,
+                       meta=series_frame(0, 1).iloc[:0])
+
+
+def peak_mb() -> float:
+    """This process's peak resident set so far, in MB (ru_maxrss is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def warm() -> None:
+    """Import torch and load the shipped model, as a long-running worker would have."""
+    from tsheads.runtime import load_model
+
+    load_model()
+
+
+def forecaster(params: dict):
+    from tsheads import Forecaster
+
+    return Forecaster(**params)
+
+
+def one_process(n_series: int, params: dict) -> dict:
+    """Run in a fresh process: generate, then time the pandas forecast alone."""
+    import torch
+
+    torch.set_num_threads(1)
+    warm()
+    start = time.perf_counter()
+    out = forecaster(params).forecast(series_frame(0, n_series), HORIZON, freq="h")
+    seconds = time.perf_counter() - start
+    assert len(out) == n_series * HORIZON
+    return {"seconds": seconds, "peak_mb": [peak_mb()]}
+
+
+def on_cluster(n_series: int, params: dict) -> dict:
+    """Time the Dask forecast on a fresh cluster; peak memory per worker."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
+            Client(cluster) as client:
+        client.run(warm)
+        lazy = forecaster(params).forecast(dask_series(n_series), HORIZON, freq="h")
+        start = time.perf_counter()
+        out = lazy.compute()
+        seconds = time.perf_counter() - start
+        memory = sorted(client.run(peak_mb).values())
+    assert len(out) == n_series * HORIZON and not out.duplicated(["unique_id", "ds"]).any()
+    return {"seconds": seconds, "peak_mb": memory}
+
+
+def ets_on_dask(n_series: int) -> dict:
+    """statsforecast's own Dask path with AutoETS (``--peer`` mode, bench environment)."""
+    from dask.distributed import Client, LocalCluster
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
+            Client(cluster) as client:
+        frame = dask_series(n_series)
+        frame["unique_id"] = frame["unique_id"].astype(str)
+        model = StatsForecast(models=[AutoETS(season_length=SEASON)], freq="h")
+        start = time.perf_counter()
+        out = model.forecast(df=frame, h=HORIZON).compute()
+        seconds = time.perf_counter() - start
+        assert len(out) == n_series * HORIZON
+        memory = sorted(client.run(peak_mb).values())
+    return {"seconds": seconds, "peak_mb": memory}
+
+
+def run_peer(n_series: int) -> dict:
+    """AutoETS through the bench interpreter; a dict with an "error" if it cannot run."""
+    if not BENCH_PYTHON.exists():
+        return {"error": f"{BENCH_PYTHON} not found"}
+    done = subprocess.run([str(BENCH_PYTHON), __file__, "--peer", str(n_series)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cases(quick: bool, default_series: int, ets_series: int) -> list[tuple]:
+    """(label, series, run on, Forecaster parameters) for tsheads in the order run."""
+    direct = {"head": "direct", "mirror": False}
+    sizes = (200, 1000) if quick else (10_000, 100_000)
+    rows = [("default head", default_series, {})]
+    rows += [("direct head, one window", n, direct) for n in sizes]
+    return rows
+
+
+def row(label: str, n: int, where: str, result: dict, baseline: float | None) -> dict:
+    rate = n / result["seconds"]
+    return {
+        "model": label, "series": f"{n:,}", "run": where,
+        "seconds": round(result["seconds"], 1), "series/s": round(rate, 1),
+        "speed-up vs one process": "" if baseline is None else f"{rate / baseline:.2f}x",
+        "peak MB per process": ", ".join(f"{m:,.0f}" for m in result["peak_mb"]),
+        "load average after": f"{os.getloadavg()[0]:.1f}",
+    }
+
+
+def table(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, to try the script")
+    parser.add_argument("--default-series", type=int, default=500)
+    parser.add_argument("--ets-series", type=int, default=200)
+    parser.add_argument("--peer", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer is not None:
+        print(json.dumps(ets_on_dask(args.peer)))
+        return
+    began = time.perf_counter()
+    rows = []
+    for label, n, params in cases(args.quick, args.default_series, args.ets_series):
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            single = pool.submit(one_process, n, params).result()
+        rate = n / single["seconds"]
+        rows.append(row(label, n, "one process, 1 thread", single, None))
+        rows.append(row(label, n, "dask 2 workers x 1 thread", on_cluster(n, params), rate))
+        print(rows[-2], rows[-1], sep="\n", flush=True)
+    peer = run_peer(args.ets_series)
+    if "error" not in peer:
+        rows.append(row("statsforecast AutoETS", args.ets_series, "dask 2 workers x 1 thread",
+                        peer, None))
+    minutes = (time.perf_counter() - began) / 60
+    write(rows, peer, minutes, args)
+
+
+def write(rows: list[dict], peer: dict, minutes: float, args) -> None:
+    import torch
+
+    note = f"\n\nstatsforecast did not run: {peer['error']}" if "error" in peer else ""
+    text = f"""# Scale-out: one process vs a Dask LocalCluster (h={HORIZON})
+
+`python benchmarks/scale.py{' --quick' if args.quick else ''} --default-series \
+{args.default_series} --ets-series {args.ets_series}`; torch {torch.__version__}, \
+{minutes:.1f} minutes in all, on a 2-core machine shared with other work.
+
+Synthetic M4-Hourly-like series (700-1000 hourly steps, daily and weekly seasons, trend,
+noise). "one process" runs the pandas call with one torch thread; "dask" is a LocalCluster
+of two worker processes with one thread each (torch one thread per task), started afresh
+for each case, with the data generated on the workers. Both times run from the data
+generator (about 0.5 s per 1,000 series) to every forecast in the client, so the Dask time
+includes the shuffle on `unique_id` and gathering; both load torch and the model first.
+Peak MB is the peak resident set of each process (the one process, or each worker); the
+load average (1 minute, 2 cores) shows what else the machine ran meanwhile. The
+default head and AutoETS ran on subsets of the 10,000 series (sizes in the table): at
+their speed the full 10,000 would take far longer than this run on two cores; compare
+their series per second, not their totals.
+
+{table(rows)}{note}
+"""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
