@@ -25,7 +25,8 @@ def run(script: str, *args: str, cwd: Path) -> str:
 
 
 def test_every_example_has_a_smoke_test():
-    tested = {"forecast_csv.py", "impute_csv.py", "anomaly_pipeline.py", "sklearn_pipeline.py"}
+    tested = {"forecast_csv.py", "impute_csv.py", "anomaly_pipeline.py", "sklearn_pipeline.py",
+              "dask_many_series.py"}
     assert {p.name for p in EXAMPLES.glob("*.py")} == tested
 
 
@@ -61,3 +62,11 @@ def test_sklearn_pipeline_beats_mean_imputation(tmp_path):
     }
     assert mae["tsheads Imputer"] < mae["SimpleImputer"], out
     assert "Forecaster grid search: best {'context_length'" in out
+
+
+def test_dask_many_series_matches_pandas(tmp_path):
+    pytest.importorskip("distributed")
+    out = run("dask_many_series.py", cwd=tmp_path)
+    assert "2 workers x 1 thread" in out and "0 NaN left" in out, out
+    gap = float(out.split("largest difference from pandas:")[1].split()[0])
+    assert gap < 1e-3, out
