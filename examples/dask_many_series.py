@@ -27,7 +27,7 @@ def hourly_series(n_series: int = 12, n_steps: int = 400) -> pd.DataFrame:
 
 def main() -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         print(f"cluster: {len(client.scheduler_info()['workers'])} workers x 1 thread")
         frame = dd.from_pandas(hourly_series(), npartitions=4)
         df = frame.compute()  # the same data in this process, to compare with

@@ -25,7 +25,7 @@ KEYS = ["unique_id", "ds"]
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as c:
             yield c
 
@@ -95,6 +95,12 @@ def test_fit_on_dask_then_predict_is_lazy(client, tiny_weights):
     same(lazy, est.fit(df).predict(5))
 
 
+def test_a_long_horizon_warns_in_the_client(tiny_weights):
+    ddf = dd.from_pandas(panel(2), npartitions=1)
+    with pytest.warns(UserWarning, match="beyond the direct head"):
+        Forecaster(weights=tiny_weights).forecast(ddf, 40)
+
+
 def test_backtest_intervals_are_refused_with_a_reason(tiny_weights):
     ddf = dd.from_pandas(panel(3), npartitions=2)
     with pytest.raises(ValueError, match="intervals='fourier'"):
@@ -149,6 +155,22 @@ def test_bad_series_fail_with_the_pandas_message(client, tiny_weights, broken):
     assert str(in_dask.value) == str(in_pandas.value)
 
 
+def test_an_all_nan_series_fails_the_imputer_with_the_pandas_message(client, tiny_weights):
+    df = panel(4)
+    df.loc[df["unique_id"] == "s01", "y"] = np.nan
+    imputer = Imputer(weights=tiny_weights, cross_series=False)
+    with pytest.raises(ValueError) as in_pandas:
+        imputer.fit_transform(df)
+    with pytest.raises(ValueError) as in_dask:
+        imputer.fit_transform(dd.from_pandas(df, npartitions=2)).compute()
+    assert "'s01'" in str(in_pandas.value) and str(in_dask.value) == str(in_pandas.value)
+
+
+def test_cross_series_imputing_is_refused_with_a_reason(tiny_weights):
+    with pytest.raises(ValueError, match="cross_series=False"):
+        Imputer(weights=tiny_weights).fit(dd.from_pandas(panel(2), npartitions=1))
+
+
 def test_tasks_run_torch_with_the_workers_threads(client):
     assert client.submit(lambda: _on_worker(Forecaster()).n_threads).result() == 1
     assert client.submit(lambda: _on_worker(Forecaster(n_threads=3)).n_threads).result() == 3
@@ -164,6 +186,17 @@ def test_run_files_reads_runs_and_writes_partitioned(client, tiny_weights, tmp_p
     assert written and all(p.endswith(".csv") for p in written)
     got = read_frame(written).compute()
     same(dd.from_pandas(got, npartitions=1), est.forecast(df, 3))
+
+
+def test_run_files_writes_parquet(client, tiny_weights, tmp_path):
+    panel(3).to_parquet(tmp_path / "in.parquet")
+    df = read_frame(str(tmp_path / "in.parquet")).compute()
+    imputer = Imputer(weights=tiny_weights, blend=False)
+    written = run_files(str(tmp_path / "in.parquet"), str(tmp_path / "out.parquet"),
+                        lambda frame: imputer.fit_transform(frame), progress=False)
+    assert written and all(p.endswith(".parquet") for p in written)
+    got = read_frame(str(tmp_path / "out.parquet")).compute()
+    same(dd.from_pandas(got, npartitions=1), imputer.fit_transform(df).reset_index(drop=True))
 
 
 def test_a_killed_worker_loses_and_duplicates_no_series(client, tiny_weights):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import sys
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def predict_forecaster(est, horizon: int, level=None, quantiles=None):
     from tsheads.estimators.forecaster import _check_horizon, _column_probs
 
     horizon = _check_horizon(horizon)
+    if horizon > est.model_.config.horizon and est.head != "autoregressive":
+        warnings.warn(f"horizon {horizon} is beyond the direct head's "
+                      f"{est.model_.config.horizon} steps; later steps are rolled out from the "
+                      "model's own forecasts.", UserWarning, stacklevel=3)
     columns = [est.alias, *_column_probs(est.alias, level, quantiles)]
     if level or quantiles:
         _check_interval_source(est, horizon)
