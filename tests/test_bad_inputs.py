@@ -223,9 +223,13 @@ def test_one_row(tiny_weights):
     assert run("imputer", gap, tiny_weights)["a"].tolist() == [2.0, 2.0]  # the series mean
     with pytest.raises(ValueError, match="series 'a' has 1 observed values; forecasting needs"):
         run("forecaster", one, tiny_weights)
-    detector = AnomalyDetector(weights=tiny_weights).fit(one)
-    assert detector.anomaly_score(one).tolist() == [0.0]
-    assert detector.predict(one).tolist() == [False]
+    with pytest.raises(ValueError, match="series 'a' has 1 observed values; anomaly scoring"):
+        AnomalyDetector(weights=tiny_weights).fit(one)
+    detector = AnomalyDetector(weights=tiny_weights).fit(frame())
+    with pytest.raises(ValueError, match="series 'a' has 1 observed values; anomaly scoring"):
+        detector.anomaly_score(one)  # too short to score, not a score of 0
+    last, before = frame().iloc[-1:], frame().iloc[-41:-1]
+    assert detector.anomaly_score(last, history=before).shape == (1,)  # with history it can
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -290,8 +294,10 @@ def test_irregular_timestamps_are_put_on_the_grid_with_a_warning(estimator, tiny
 @pytest.mark.parametrize("estimator", ESTIMATORS)
 def test_an_explicit_freq_silences_the_guess(estimator, tiny_weights):
     irregular = frame().iloc[np.r_[0:50, 60:N]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    added = "10 timestamps were missing from the 'h' grid and inserted as missing values " \
+            r"\(2024-01-03 02:00:00, 2024-01-03 03:00:00, 2024-01-03 04:00:00, ...\)"
+    with warnings.catch_warnings(), pytest.warns(UserWarning, match=added):
+        warnings.filterwarnings("error", message="could not infer")
         kwargs = {"freq": "h"}
         if estimator == "imputer":
             out = Imputer(weights=tiny_weights).fit_transform(irregular, **kwargs)
@@ -301,6 +307,34 @@ def test_an_explicit_freq_silences_the_guess(estimator, tiny_weights):
             d = AnomalyDetector(weights=tiny_weights).fit(irregular, **kwargs)
             out = d.anomaly_score(irregular, **kwargs)
     assert np.isfinite(values(out)).all()
+
+
+@pytest.mark.parametrize("layout", ["wide", "long"])
+def test_reindex_false_returns_exactly_the_input_rows(layout, tiny_weights):
+    data = gappy().iloc[np.r_[0:50, 60:N]]
+    data = to_long(data).sample(frac=1.0, random_state=0) if layout == "long" else data
+    with pytest.warns(UserWarning, match="left out of the output"):
+        filled = Imputer(weights=tiny_weights, reindex=False).fit_transform(data)
+        detector = AnomalyDetector(weights=tiny_weights, reindex=False).fit(data)
+        scores = detector.anomaly_score(data)
+        flags = detector.predict(data)
+    with pytest.warns(UserWarning, match="the output has rows for them"):
+        grid_scores = AnomalyDetector(weights=tiny_weights).fit(data).anomaly_score(data)
+    assert filled.index.equals(data.index) and len(grid_scores) == len(scores) + 10 * (
+        2 if layout == "long" else 1)
+    if layout == "long":
+        assert filled[["unique_id", "ds"]].equals(data[["unique_id", "ds"]])
+        assert scores[["unique_id", "ds"]].equals(data[["unique_id", "ds"]])
+        assert not filled["y"].isna().any() and flags.index.equals(data.index)
+        keyed = grid_scores.set_index(["unique_id", "ds"])["anomaly_score"]
+        np.testing.assert_allclose(scores["anomaly_score"],
+                                   keyed.loc[list(zip(data["unique_id"], data["ds"], strict=True))])
+    else:
+        assert scores.index.equals(data.index) and flags.index.equals(data.index)
+        assert not filled.isna().any().any()
+        np.testing.assert_allclose(scores, grid_scores.loc[data.index])
+    observed = data.notna().to_numpy()
+    np.testing.assert_array_equal(filled.to_numpy()[observed], data.to_numpy()[observed])
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -572,8 +606,9 @@ def test_cli_impute_gives_a_defined_result(case, tmp_path, tiny_weights, capsys)
     assert not out.select_dtypes("number").isna().any().any()
     err = capsys.readouterr().err
     assert all(line.startswith("tsheads impute: warning:") for line in err.splitlines())
-    if case == "irregular timestamps":  # the ten missing hours become filled rows, warned once
-        assert len(out) == N and len(err.splitlines()) == 1
+    if case == "irregular timestamps":  # the ten missing hours become filled rows, and the
+        assert len(out) == N and len(err.splitlines()) == 2  # guess and the rows are warned
+        assert "10 timestamps were missing from the 'h' grid" in err
     elif case != "long format":
         assert len(out) == len(data)
         observed = data.notna().to_numpy()
@@ -601,10 +636,17 @@ def test_cli_forecast_gives_a_defined_result_or_names_the_short_series(
 
 
 @pytest.mark.parametrize("case", list(CSV_RESULTS))
-def test_cli_detect_gives_a_defined_result(case, tmp_path, tiny_weights):
+def test_cli_detect_gives_a_defined_result_or_names_the_short_series(
+    case, tmp_path, tiny_weights, capsys
+):
     data = CSV_RESULTS[case]()
     src, dst = csv_of(data, tmp_path / "in.csv"), tmp_path / "out.csv"
-    assert main(["detect", src, "-o", str(dst), "--weights", tiny_weights]) == 0
+    status = main(["detect", src, "-o", str(dst), "--weights", tiny_weights])
+    if case == "one row":
+        assert status == 2
+        assert "series 'a' has 1 observed values" in capsys.readouterr().err
+        return
+    assert status == 0
     out = pd.read_csv(dst)
     assert np.isfinite(out["anomaly_score"]).all() and out["anomaly"].dtype == bool
     rows = N if case == "irregular timestamps" else len(data)
@@ -656,8 +698,10 @@ def test_cli_bad_arguments_exit_2_before_any_work(args, tmp_path, monkeypatch, c
 def test_cli_forecast_bad_horizon_and_demo_bad_weights(tmp_path, tiny_weights, capsys):
     src = csv_of(frame(), tmp_path / "in.csv")
     args = ["forecast", src, "-o", str(tmp_path / "o.csv"), "--horizon", "0"]
-    assert main(args + ["--weights", tiny_weights]) == 2
-    assert "horizon must be a positive int, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # refused by argparse, before the file is read
+        main(args + ["--weights", tiny_weights])
+    assert stop.value.code == 2
+    assert "--horizon: expected a whole number >= 1, got 0" in capsys.readouterr().err
     assert main(["demo", "--no-plot", "--weights", str(tmp_path / "absent.pt")]) == 2
     assert "absent.pt" in capsys.readouterr().err
 

@@ -111,13 +111,14 @@ def test_forecast_writes_future_rows_with_intervals(tmp_path, tiny_weights):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_forecast_bad_horizon_exits_2(tmp_path, tiny_weights, capsys):
-    src = tmp_path / "in.csv"
-    gappy_csv(src)
-    args = ["forecast", str(src), "-o", str(tmp_path / "o.csv"), "--horizon", "0",
-            "--weights", tiny_weights]
-    assert main(args) == 2
-    assert "horizon must be a positive int" in capsys.readouterr().err
+def test_forecast_bad_horizon_exits_2_before_the_file_is_read(tmp_path, capsys):
+    args = ["forecast", str(tmp_path / "absent.csv"), "-o", str(tmp_path / "o.csv"),
+            "--horizon", "0"]
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--horizon: expected a whole number >= 1, got 0" in err
+    assert "no such file" not in err
 
 
 def test_detect_writes_scores_flags_and_a_plot(tmp_path, tiny_weights, capsys):
@@ -143,3 +144,108 @@ def test_detect_bad_contamination_exits_2(tmp_path, tiny_weights, capsys):
             "--weights", tiny_weights]
     assert main(args) == 2
     assert "contamination must be" in capsys.readouterr().err
+
+
+# ------------------------------------------------- what a new user hit on public CSVs
+
+
+def daily_csv(path, n: int = 400, drop=(100, 250), header: str = "Date") -> pd.DataFrame:
+    """Daily values with a few rows (dates) left out of the file, like a real download."""
+    frame = pd.DataFrame(
+        {"Temp": generate_series(n, seed=3, period=7) + 5.0},
+        index=pd.date_range("1981-01-01", periods=n, freq="D", name=header),
+    )
+    frame.iloc[30:33, 0] = np.nan
+    frame.drop(index=frame.index[list(drop)]).to_csv(path)
+    return frame
+
+
+@pytest.mark.parametrize("command", ["impute", "detect"])
+def test_missing_dates_are_added_with_a_warning_and_counted(command, tmp_path, tiny_weights,
+                                                             capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    daily_csv(src)
+    assert main([command, str(src), "-o", str(dst), "--weights", tiny_weights]) == 0
+    out, err = capsys.readouterr()
+    assert "2 timestamps were missing from the 'D' grid" in err
+    assert "(1981-04-11, 1981-09-08)" in err and "--keep-rows" in err
+    assert "398 read + 2 missing timestamps added" in out
+    written = pd.read_csv(dst, index_col=0, parse_dates=True)
+    assert len(written) == 400
+    if command == "impute":  # 3 empty cells and the 2 added dates
+        assert "filled 5 missing values" in out and not written.isna().any().any()
+
+
+@pytest.mark.parametrize("command", ["impute", "detect"])
+def test_keep_rows_writes_exactly_the_input_rows(command, tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
+    full = daily_csv(src)
+    args = [command, str(src), "-o", str(dst), "--keep-rows", "--weights", tiny_weights]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    written = pd.read_csv(dst, index_col=0, parse_dates=True)
+    assert written.index.equals(full.index.delete([100, 250]))
+    assert "added" not in out
+    if command == "impute":
+        assert "filled 3 missing values" in out
+
+
+def test_detect_plot_works_when_dates_were_added(tmp_path, tiny_weights):
+    pytest.importorskip("matplotlib")
+    src, png = tmp_path / "in.csv", tmp_path / "s.png"
+    daily_csv(src)
+    args = ["detect", str(src), "-o", str(tmp_path / "s.csv"), "--plot", str(png),
+            "--weights", tiny_weights]
+    assert main(args) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_short_dates_read_as_year_one_are_refused(tmp_path, capsys):
+    src = tmp_path / "shampoo.csv"
+    months = [f"{y}-{m:02d}" for y in (1, 2, 3) for m in range(1, 13)]
+    pd.DataFrame({"Month": months, "Sales": np.arange(36.0) + 100}).to_csv(src, index=False)
+    args = ["forecast", str(src), "-o", str(tmp_path / "f.csv"), "--horizon", "3"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "column 'Month': dates parse to year 1" in err
+    assert "'1-01' -> 0001-01-01, '1-02' -> 0001-01-02" in err
+    assert "--date-format" in err and "--freq" in err
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_date_format_and_freq_read_short_dates(tmp_path, tiny_weights):
+    src, dst = tmp_path / "sales.csv", tmp_path / "f.csv"
+    months = [f"{y:02d}-{m:02d}" for y in (1, 2, 3) for m in range(1, 13)]
+    pd.DataFrame({"Month": months, "Sales": np.arange(36.0) + 100}).to_csv(src, index=False)
+    args = ["forecast", str(src), "-o", str(dst), "--horizon", "3", "--date-format", "%y-%m",
+            "--freq", "MS", "--weights", tiny_weights]
+    assert main(args) == 0
+    out = pd.read_csv(dst, index_col=0, parse_dates=True)
+    assert list(out.index) == list(pd.date_range("2004-01-01", periods=3, freq="MS"))
+
+
+def test_freq_silences_the_guess_and_date_format_must_match(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.csv"
+    daily_csv(src)
+    args = ["impute", str(src), "-o", str(tmp_path / "o.csv"), "--freq", "D",
+            "--weights", tiny_weights]
+    assert main(args) == 0
+    assert "could not infer a regular frequency" not in capsys.readouterr().err
+    args = ["impute", str(src), "-o", str(tmp_path / "p.csv"), "--date-format", "%d/%m/%Y"]
+    assert main(args) == 2
+    assert "does not match date_format '%d/%m/%Y'" in capsys.readouterr().err
+
+
+def test_detect_on_five_rows_is_an_error_not_zeros(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.csv", tmp_path / "s.csv"
+    daily_csv(src, n=5, drop=())
+    assert main(["detect", str(src), "-o", str(dst), "--weights", tiny_weights]) == 2
+    err = capsys.readouterr().err
+    assert "series 'Temp' has 5 observed values; anomaly scoring needs at least 16" in err
+    assert not dst.exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == "tsheads 0.1.0"

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from tsheads.data import (
     Panel,
+    describe_inserted,
     from_panel,
     from_panel_columns,
     future_index,
+    given_rows,
     infer_freq,
     to_panel,
 )
@@ -399,3 +401,22 @@ def test_wide_frames_with_nans_round_trip_exactly(df):
         _, out = round_trip(df)
     pd.testing.assert_frame_equal(out, df, check_exact=True)
     pd.testing.assert_frame_equal(df, before, check_exact=True)
+
+
+def test_the_frequency_guess_names_the_column_and_the_odd_step():
+    index = pd.date_range("2020-01-01", periods=30, freq="D", name="date").delete([4, 9])
+    odd = r"of 'date'; using 'D' from the typical step \(but 2020-01-04 is followed by " \
+          r"2020-01-06\). Pass freq= to set it \(--freq on the command line\)"
+    with pytest.warns(UserWarning, match=odd):
+        assert infer_freq(index) == pd.offsets.Day()
+
+
+def test_inserted_timestamps_are_described_and_can_be_cut_back():
+    df = generate_series(length=20).drop(index=pd.Timestamp("2020-01-05"))
+    with pytest.warns(UserWarning):
+        panel = to_panel(df)
+    assert describe_inserted(panel) == ("1 timestamp was missing from the 'D' grid and "
+                                         "inserted as missing values (2020-01-05)")
+    cut, values = given_rows(panel, panel.values)
+    pd.testing.assert_frame_equal(from_panel(cut, values), df)
+    assert describe_inserted(cut) is None and given_rows(cut, values)[0] is cut

@@ -258,3 +258,35 @@ def test_auto_repeats_the_season_of_a_series_the_network_forecasts_worse(tiny_we
     short = Forecaster(weights=tiny_weights).fit(frame.iloc[-70:])
     assert (short.backtest_summary(12)["backtests"] == 0).all()
     assert (short.backtest_summary(12)["uses"] == "ensemble").all()
+
+
+def test_a_single_level_or_quantile_needs_no_list(tiny_weights):
+    fitted = Forecaster(weights=tiny_weights).fit(wide())
+    pd.testing.assert_frame_equal(fitted.predict(4, level=80), fitted.predict(4, level=[80]))
+    pd.testing.assert_frame_equal(fitted.predict(4, quantiles=0.9),
+                                  fitted.predict(4, quantiles=[0.9]))
+    with pytest.raises(TypeError, match="level must be a number or a list of numbers, got '80'"):
+        fitted.predict(4, level="80")
+
+
+def bounded_daily(n: int = 1200) -> pd.DataFrame:
+    """Daily temperatures of a mild climate: a yearly cycle and weather, never below 0."""
+    t = np.arange(n)
+    noise = np.random.default_rng(0).normal(0, 2.8, n)
+    temp = np.clip(11 + 6 * np.cos(2 * np.pi * t / 365.25) + noise, 0, 26)
+    return pd.DataFrame({"temp": temp}, index=pd.date_range("1981-01-01", periods=n, freq="D"))
+
+
+def test_long_bands_stop_growing_and_respect_a_non_negative_series(tiny_weights):
+    history = bounded_daily()
+    with pytest.warns(UserWarning, match="beyond the direct head"):
+        out = Forecaster(weights=tiny_weights).fit(history).predict(365, level=[80])["temp"]
+    width = (out["tsheads-hi-80"] - out["tsheads-lo-80"]).to_numpy()
+    # the random-walk rule grows as sqrt(h) up to the bound, then stays there
+    assert np.all(np.diff(width) >= -1e-9) and width[-1] == pytest.approx(width[-150])
+    assert width[-1] < 3 * width[0]
+    assert (out.to_numpy() >= 0).all()
+    signed = Forecaster(weights=tiny_weights).fit(history - 11.0)
+    with pytest.warns(UserWarning, match="beyond the direct head"):
+        shifted = signed.predict(365, level=[80])["temp"]
+    assert (shifted.to_numpy() < 0).any()  # a series that went below 0 is not floored

@@ -130,6 +130,7 @@ BAD_PARAMS = {
         "progress": ("yes", "progress must be True or False, got 'yes'"),
         "blend": (1, "blend must be True or False, got 1"),
         "cross_series": ("no", "cross_series must be True or False, got 'no'"),
+        "reindex": ("no", "reindex must be True or False, got 'no'"),
     },
     Forecaster: {
         **COMMON,
@@ -148,6 +149,7 @@ BAD_PARAMS = {
         "contamination": (0.5, r"contamination must be 'auto' or a number in \(0, 0.5\)"),
         "stride": (-1, "stride must be 'auto' or a positive int, got -1"),
         "horizon": (1.5, "horizon must be 'auto' or a positive int, got 1.5"),
+        "reindex": (0, "reindex must be True or False, got 0"),
     },
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -63,16 +64,16 @@ IMPUTE_EXAMPLE = """example:
 
 def _impute(args: argparse.Namespace) -> int:
     from tsheads import Imputer
-    from tsheads.csvio import read_csv
 
     out = _check_output(args.output, args.force)
-    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    frame = _read(args)
     _check_plot(args.plot, frame, args.input)
-    imputer = Imputer(weights=args.weights, progress=frame.size > 1_000_000)
-    filled = imputer.fit_transform(frame)
+    imputer = Imputer(weights=args.weights, progress=True, reindex=not args.keep_rows)
+    filled = imputer.fit_transform(frame, freq=args.freq)
     filled.to_csv(out)
-    n = int(frame.isna().to_numpy().sum())
-    print(f"filled {n:,} missing values in {frame.shape[1]} columns; wrote {out}")
+    n = int(filled.notna().to_numpy().sum() - frame.notna().to_numpy().sum())
+    print(f"filled {n:,} missing values in {frame.shape[1]} columns{_added(frame, filled)}; "
+          f"wrote {out}")
     if args.plot:
         from tsheads.plotting import plot_imputation
 
@@ -87,13 +88,16 @@ FORECAST_EXAMPLE = """example:
 
 def _forecast(args: argparse.Namespace) -> int:
     from tsheads import Forecaster
-    from tsheads.csvio import read_csv
 
     out = _check_output(args.output, args.force)
-    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    frame = _read(args)
     _check_plot(args.plot, frame, args.input)
     levels = [args.level] if args.level else None
-    result = Forecaster(weights=args.weights).fit(frame).predict(args.horizon, level=levels)
+    with _stages("forecast", 2) as bar:
+        forecaster = Forecaster(weights=args.weights).fit(frame, freq=args.freq)
+        bar.update()
+        result = forecaster.predict(args.horizon, level=levels)
+        bar.update()
     flat = _flatten_columns(result)
     flat.to_csv(out)
     print(f"forecast {args.horizon} steps for {frame.shape[1]} series; wrote {out}")
@@ -111,26 +115,30 @@ DETECT_EXAMPLE = """example:
 
 def _detect(args: argparse.Namespace) -> int:
     from tsheads import AnomalyDetector
-    from tsheads.csvio import read_csv
 
     out = _check_output(args.output, args.force)
-    frame = read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns))
+    frame = _read(args)
     _check_plot(args.plot, frame, args.input)
-    detector = AnomalyDetector(weights=args.weights, contamination=args.contamination)
-    detector.fit(frame.iloc[: args.fit_rows] if args.fit_rows else frame)
-    scores = detector.anomaly_score(frame)
+    detector = AnomalyDetector(weights=args.weights, contamination=args.contamination,
+                               reindex=not args.keep_rows)
+    with _stages("detect", 3 if args.per_channel else 2) as bar:
+        detector.fit(frame.iloc[: args.fit_rows] if args.fit_rows else frame, freq=args.freq)
+        bar.update()
+        scores = detector.anomaly_score(frame, freq=args.freq)
+        bar.update()
+        per = detector.anomaly_score(frame, per_channel=True, freq=args.freq) \
+            if args.per_channel and scores.ndim == 1 else None
     if scores.ndim == 2:  # a long file (unique_id, ds, y): each series is scored on its own
         result = scores.assign(anomaly=scores["anomaly_score"] > detector.threshold_)
         result.to_csv(out, index=False)
-        print(f"scored {len(frame):,} rows of {scores.iloc[:, 0].nunique():,} series; "
-              f"{int(result['anomaly'].sum()):,} flagged; wrote {out}")
+        print(f"scored {len(result):,} rows of {scores.iloc[:, 0].nunique():,} series"
+              f"{_added(frame, result)}; {int(result['anomaly'].sum()):,} flagged; wrote {out}")
         return 0
     result = scores.to_frame("anomaly_score").assign(anomaly=scores > detector.threshold_)
-    if args.per_channel:
-        per = detector.anomaly_score(frame, per_channel=True)
+    if per is not None:
         result = result.join(per.add_suffix("-score"))
     result.to_csv(out)
-    print(f"scored {len(frame):,} rows of {frame.shape[1]} columns; "
+    print(f"scored {len(result):,} rows of {frame.shape[1]} columns{_added(frame, result)}; "
           f"{int(result['anomaly'].sum()):,} flagged; wrote {out}")
     if args.plot:
         from tsheads.plotting import plot_detection
@@ -138,6 +146,31 @@ def _detect(args: argparse.Namespace) -> int:
         path = plot_detection(frame, result, detector.threshold_, args.plot)
         print(f"plot written to {path}")
     return 0
+
+
+def _read(args: argparse.Namespace):
+    from tsheads.csvio import read_csv
+
+    return read_csv(args.input, time_col=args.time_col, columns=_columns(args.columns),
+                    date_format=args.date_format)
+
+
+def _added(frame, result) -> str:
+    """' (2 timestamps added, see the warning)' when the output has rows the input lacked."""
+    extra = len(result) - len(frame)
+    if extra <= 0:
+        return ""
+    return f" ({len(frame):,} read + {extra:,} missing timestamps added; --keep-rows drops them)"
+
+
+@contextlib.contextmanager
+def _stages(what: str, total: int):
+    """A progress bar over the steps of a command, shown only once it runs over 2 seconds."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"tsheads {what}", unit="stage", delay=2.0, leave=False,
+              file=sys.stderr) as bar:
+        yield bar
 
 
 def _flatten_columns(frame):
@@ -205,12 +238,23 @@ def _add_io(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", help="also write a PNG picture of the result here")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--weights", help="model weights (.pt) to use instead of the shipped ones")
+    p.add_argument("--freq", help="the time step as a pandas alias (e.g. h, D, W-SUN, MS); "
+                   "default: inferred from the time column")
+    p.add_argument("--date-format", help="how the time column is written, as strftime codes "
+                   "(e.g. %%Y-%%m-%%d, %%d/%%m/%%Y, %%y-%%m); default: parsed leniently")
+
+
+def _add_keep_rows(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-rows", action="store_true",
+                   help="write exactly the input's rows: timestamps missing from the grid are "
+                   "used as gaps but not written (default: written, with a warning)")
 
 
 def _add_impute(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("impute", help="fill the gaps of a CSV zero-shot", epilog=IMPUTE_EXAMPLE,
                        formatter_class=argparse.RawTextHelpFormatter)
     _add_io(p)
+    _add_keep_rows(p)
     p.set_defaults(func=_impute)
 
 
@@ -218,7 +262,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forecast", help="forecast every column of a CSV zero-shot",
                        epilog=FORECAST_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
     _add_io(p)
-    p.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    p.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast")
     p.add_argument("--level", type=float, help="also write a prediction interval, e.g. 80")
     p.set_defaults(func=_forecast)
 
@@ -233,6 +277,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
                    help="expected share of anomalous rows; sets the flagging threshold")
     p.add_argument("--per-channel", action="store_true",
                    help="also write each column's own score (a second scoring pass)")
+    _add_keep_rows(p)
     p.set_defaults(func=_detect)
 
 
@@ -247,8 +292,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tsheads import __version__
+
     parser = argparse.ArgumentParser(
         prog="tsheads", description="Tiny pretrained time-series models on a CPU.")
+    parser.add_argument("--version", action="version", version=f"tsheads {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
     _add_detect(sub)

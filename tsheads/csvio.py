@@ -29,6 +29,7 @@ def read_csv(
     time_col: str | None = None,
     columns: list[str] | None = None,
     sep: str | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV into a wide frame indexed by time, ready for `to_panel`.
 
@@ -43,6 +44,11 @@ def read_csv(
         Value columns to keep (default: all others).
     sep : str, optional
         Delimiter; sniffed among comma, semicolon and tab by default.
+    date_format : str, optional
+        strftime format of the time column (e.g. ``"%y-%m"`` for ``01-01``: 2001,
+        January); parsed leniently by pandas when None, and then dates that parse to a year
+        before 100 are refused, since a short form such as ``1-01`` reads as January 1 of
+        year 1.
 
     Returns
     -------
@@ -57,7 +63,8 @@ def read_csv(
     ValueError
         One line naming the file, the line (1-based, header included, assuming no blank
         lines) and the column: unknown columns, unparsable, repeated or unsorted timestamps
-        (wide files), non-numeric, True/False or infinite cells, a wrong delimiter.
+        (wide files), dates before year 100, non-numeric, True/False or infinite cells, a
+        wrong delimiter.
     """
     path = Path(path)
     if not path.is_file():
@@ -74,8 +81,9 @@ def read_csv(
     if df.empty:
         raise ValueError(f"{path}: the file has a header but no data rows.")
     if all(c in df.columns for c in _LONG_CSV):
-        return _long_csv(df, path)
-    return _numeric_cells(_select(_wide_csv(df, path, time_col), path, columns), path)
+        return _long_csv(df, path, date_format)
+    wide = _wide_csv(df, path, time_col, date_format)
+    return _numeric_cells(_select(wide, path, columns), path)
 
 
 def _sniff(path: Path) -> str:
@@ -100,13 +108,15 @@ def _check_delimiter(df: pd.DataFrame, path: Path, sep: str) -> None:
             )
 
 
-def _wide_csv(df: pd.DataFrame, path: Path, time_col: str | None) -> pd.DataFrame:
+def _wide_csv(
+    df: pd.DataFrame, path: Path, time_col: str | None, date_format: str | None
+) -> pd.DataFrame:
     """Move the time column (if any) into the index."""
-    col = _time_column(df, path, time_col)
+    col = _time_column(df, path, time_col, date_format)
     if col is not None:
         times = df[col]
-        if not pd.api.types.is_integer_dtype(times.dtype):
-            times = _parse_times(times, path, col)
+        if date_format is not None or not pd.api.types.is_integer_dtype(times.dtype):
+            times = _parse_times(times, path, col, date_format)
         _check_order(times, path, col)
         df = df.drop(columns=col).set_axis(pd.Index(times, name=col), axis=0)
     return df
@@ -130,7 +140,9 @@ def _check_order(times: pd.Series, path: Path, name: Any) -> None:
         )
 
 
-def _time_column(df: pd.DataFrame, path: Path, time_col: str | None) -> Any:
+def _time_column(
+    df: pd.DataFrame, path: Path, time_col: str | None, date_format: str | None
+) -> Any:
     if time_col is not None:
         if time_col not in df.columns:
             raise ValueError(
@@ -144,29 +156,51 @@ def _time_column(df: pd.DataFrame, path: Path, time_col: str | None) -> Any:
     first = df[df.columns[0]]
     if pd.api.types.is_numeric_dtype(first.dtype):
         return None
-    return df.columns[0] if _to_datetime(first).notna().all() else None
+    return df.columns[0] if _to_datetime(first, date_format).notna().all() else None
 
 
-def _to_datetime(col: pd.Series) -> pd.Series:
+def _to_datetime(col: pd.Series, date_format: str | None = None) -> pd.Series:
     """Parse timestamps leniently (bad cells become NaT); mixed UTC offsets convert to UTC."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         try:
-            return pd.to_datetime(col, errors="coerce")
+            return pd.to_datetime(col.astype(str) if date_format else col, format=date_format,
+                                  errors="coerce")
         except (TypeError, ValueError):
-            return pd.to_datetime(col, errors="coerce", utc=True)
+            return pd.to_datetime(col, format=date_format, errors="coerce", utc=True)
 
 
-def _parse_times(col: pd.Series, path: Path, name: Any) -> pd.Series:
-    times = _to_datetime(col)
+def _parse_times(
+    col: pd.Series, path: Path, name: Any, date_format: str | None
+) -> pd.Series:
+    times = _to_datetime(col, date_format)
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(bad.argmax())
+        hint = (f"it does not match date_format {date_format!r} (--date-format)"
+                if date_format else "fix the cell or choose the time column with time_col=")
         raise ValueError(
             f"{path}, line {i + 2}, column {name!r}: cannot parse timestamp {col.iloc[i]!r}; "
-            "fix the cell or choose the time column with time_col=."
+            f"{hint}."
         )
+    if date_format is None:
+        _check_years(times, col, path, name)
     return times
+
+
+def _check_years(times: pd.Series, col: pd.Series, path: Path, name: Any) -> None:
+    """A date before year 100 is a short form misread ('1-01' as year 1, January 1)."""
+    early = _first((times.dt.year < 100).to_numpy())
+    if early is None:
+        return
+    shown = ", ".join(f"{col.iloc[i]!r} -> {times.iloc[i].date()}"
+                      for i in range(early, min(early + 2, len(times))))
+    raise ValueError(
+        f"{path}, line {early + 2}, column {name!r}: dates parse to year "
+        f"{times.iloc[early].year} ({shown}), so they are probably in a short form; pass "
+        "date_format= (--date-format on the command line), e.g. '%y-%m' for year-month "
+        "like '01-01' (2001, January), and freq= (--freq, e.g. 'MS') for the step."
+    )
 
 
 def _numeric_cells(df: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -215,9 +249,9 @@ def _select(df: pd.DataFrame, path: Path, columns: list[str] | None) -> pd.DataF
     return df[list(columns)]
 
 
-def _long_csv(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _long_csv(df: pd.DataFrame, path: Path, date_format: str | None) -> pd.DataFrame:
     """Parse ds (unless integer), check y, sort by id then time."""
-    if not pd.api.types.is_integer_dtype(df["ds"].dtype):
-        df = df.assign(ds=_parse_times(df["ds"], path, "ds"))
+    if date_format is not None or not pd.api.types.is_integer_dtype(df["ds"].dtype):
+        df = df.assign(ds=_parse_times(df["ds"], path, "ds", date_format))
     _numeric_cells(df[["y"]], path)
     return df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)

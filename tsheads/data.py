@@ -21,14 +21,30 @@ from pandas.tseries.frequencies import to_offset
 
 __all__ = [
     "Panel",
+    "describe_inserted",
     "from_panel",
     "from_panel_columns",
     "future_index",
+    "given_rows",
     "infer_freq",
+    "inserted_timestamps",
     "to_panel",
 ]
 
 Freq = pd.offsets.BaseOffset | int | None
+
+
+@dataclass(frozen=True)
+class GivenRows:
+    """Where the input's own rows sit in a panel whose missing grid timestamps were inserted.
+
+    ``positions`` holds, per series, the positions of the input's timestamps in its grid;
+    ``frame_index`` and ``row_order`` are what `Panel` would hold had nothing been inserted.
+    """
+
+    positions: list[np.ndarray]
+    frame_index: pd.Index
+    row_order: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class Panel:
     id_col, time_col, target_col : long-format column names (``id_col`` None when absent).
     id_dtype : dtype of the input's id column (long).
     ndim : 1 for a 1-D array or a Series, else 2.
+    given : where the input's rows are, when missing timestamps were inserted; else None.
     """
 
     values: list[np.ndarray]
@@ -65,6 +82,7 @@ class Panel:
     target_col: str = "y"
     id_dtype: Any = None
     ndim: int = 2
+    given: GivenRows | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -137,13 +155,35 @@ def infer_freq(index: pd.Index) -> Freq:
     """
     freq, regular = _infer(index)
     if not regular:
+        named = f" of {index.name!r}" if index.name is not None else ""
         warnings.warn(
-            f"could not infer a regular frequency from {len(index)} timestamps; using "
-            f"{_fmt(freq)} from the typical step. Pass freq= to set it.",
+            f"could not infer a regular frequency from {len(index)} timestamps{named}; using "
+            f"{_fmt(freq)} from the typical step{_odd_step(index, freq)}. Pass freq= to set it "
+            "(--freq on the command line), and check the dates were read as meant "
+            "(--date-format).",
             UserWarning,
             stacklevel=2,
         )
     return freq
+
+
+def _odd_step(index: pd.Index, freq: Freq) -> str:
+    """' (but 2020-01-04 is followed by 2020-01-06)': the first step that is not ``freq``."""
+    try:
+        expected = index[:-1] + freq
+    except (TypeError, ValueError):
+        return ""
+    odd = _first(np.asarray(expected != index[1:]))
+    if odd is None:
+        return ""
+    return f" (but {_show(index[odd])} is followed by {_show(index[odd + 1])})"
+
+
+def _show(t: Any) -> str:
+    """A timestamp as a user wrote it: the date alone when it is midnight."""
+    if isinstance(t, pd.Timestamp) and t == t.normalize():
+        return str(t.date())
+    return str(t)
 
 
 def _parse_freq(freq: Any, index: pd.Index) -> Freq:
@@ -504,6 +544,7 @@ def _wide_to_panel(df: pd.DataFrame, freq: Any, allow_nan: bool) -> Panel:
         columns=df.columns,
         dtypes=tuple(df.dtypes),
         frame_index=index if grid is None else None,
+        given=None if grid is None else GivenRows([grid.get_indexer(index)] * len(values), index),
     )
 
 
@@ -545,7 +586,11 @@ def _long_to_panel(
     where = [f"series {sid!r}" for sid in ids]
     grids = [_conform(ix, freq, w, allow_nan) for ix, w in zip(indexes, where, strict=True)]
     complete = all(g is None for g in grids)
+    given = None
     if not complete:
+        positions = [np.arange(len(ix)) if g is None else g.get_indexer(ix)
+                     for ix, g in zip(indexes, grids, strict=True)]
+        given = GivenRows(positions, df.index, order)
         values = [_reindex(v, ix, g) for v, ix, g in zip(values, indexes, grids, strict=True)]
         indexes = [ix if g is None else g for ix, g in zip(indexes, grids, strict=True)]
     return Panel(
@@ -561,6 +606,7 @@ def _long_to_panel(
         time_col=time_col,
         target_col=target_col,
         id_dtype=df[id_col].dtype if has_id else None,
+        given=given,
     )
 
 
@@ -858,6 +904,49 @@ def _original_rows(panel: Panel, out: pd.DataFrame) -> pd.DataFrame:
     inverse = np.empty_like(panel.row_order)
     inverse[panel.row_order] = np.arange(len(inverse))
     return out.iloc[inverse].set_axis(panel.frame_index, axis=0)
+
+
+def inserted_timestamps(panel: Panel) -> list[pd.Index]:
+    """Per series, the grid timestamps that `to_panel` inserted because the input lacked them."""
+    if panel.given is None:
+        return [ix[:0] for ix in panel.index]
+    return [ix.delete(pos) for ix, pos in zip(panel.index, panel.given.positions, strict=True)]
+
+
+def describe_inserted(panel: Panel, shown: int = 3) -> str | None:
+    """'2 missing timestamps were inserted ... (first: ...)', or None when none were.
+
+    Wide input counts timestamps (rows); long input counts them over all series and names
+    the series of the first few.
+    """
+    added = inserted_timestamps(panel)
+    if panel.layout != "long":
+        added = added[:1]
+    total = sum(len(a) for a in added)
+    if total == 0:
+        return None
+    ids = panel.ids[: len(added)]
+    firsts = [(sid, t) for sid, a in zip(ids, added, strict=True) for t in a[:shown]]
+    where = ", ".join(_show(t) if panel.layout != "long" else f"{sid!r} at {_show(t)}"
+                      for sid, t in firsts[:shown])
+    more = ", ..." if total > shown else ""
+    plural = "s were" if total > 1 else " was"
+    return (f"{total} timestamp{plural} missing from the {_fmt(panel.freq)} grid and "
+            f"inserted as missing values ({where}{more})")
+
+
+def given_rows(panel: Panel, values: list[np.ndarray]) -> tuple[Panel, list[np.ndarray]]:
+    """The panel and per-series values cut back to the input's own timestamps, as if no
+    timestamp had been inserted; `from_panel` then returns exactly the input rows."""
+    if panel.given is None:
+        return panel, values
+    pos = panel.given.positions
+    kept = [np.asarray(v)[p] for v, p in zip(values, pos, strict=True)]
+    index = [ix[p] for ix, p in zip(panel.index, pos, strict=True)]
+    cut = replace(panel, values=[v[p] for v, p in zip(panel.values, pos, strict=True)],
+                  index=index, frame_index=panel.given.frame_index,
+                  row_order=panel.given.row_order, given=None)
+    return cut, kept
 
 
 def future_index(panel: Panel, horizon: int) -> list[pd.Index]:

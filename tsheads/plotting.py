@@ -37,7 +37,11 @@ def _panels(columns: list, draw, path: str | Path) -> Path:
 def plot_imputation(
     original: pd.DataFrame, filled: pd.DataFrame, path: str | Path, max_channels: int = 6
 ) -> Path:
-    """One panel per channel: observed values as a line, filled points marked in orange."""
+    """One panel per channel: observed values as a line, filled points marked in orange.
+
+    ``filled`` may hold rows ``original`` lacks (timestamps missing from its grid): they
+    are drawn as filled points."""
+    original = original.reindex(filled.index)
 
     def draw(ax, col) -> None:
         gaps = original[col].isna()
@@ -77,7 +81,11 @@ def plot_detection(
     path: str | Path,
     max_channels: int = 5,
 ) -> Path:
-    """One panel per channel with flagged rows in red, and a last panel of the score."""
+    """One panel per channel with flagged rows in red, and a last panel of the score.
+
+    ``result`` may hold rows ``frame`` lacks (timestamps missing from its grid): the
+    series is drawn on the result's rows, with gaps there."""
+    frame = frame.reindex(result.index)
     flagged = result["anomaly"].to_numpy()
 
     def draw(ax, col) -> None:

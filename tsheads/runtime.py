@@ -145,7 +145,8 @@ def run_heads(
     model = prepared(model.eval(), len(values))
     starts = range(0, len(values), batch_size)
     with torch.inference_mode():
-        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads"):
+        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads",
+                          delay=2.0):
             rows = slice(start, start + batch_size)
             z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
             result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]), names)

@@ -28,6 +28,7 @@ DEFAULT_HORIZON = 64  # forecast view: steps per origin when horizon="auto"
 MAX_WINDOW = 64  # "auto" smoothing: whole detected periods within this many steps
 TAIL_QUANTILE = 0.99  # a view's unit: the distance from its median to this fit quantile
 POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
+MIN_OBSERVED = 16  # observed values a series needs before its steps can be scored
 
 
 class AnomalyDetector(ModelMixin, BaseEstimator):
@@ -54,7 +55,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         are left out.
     window : int or "auto"
         Smoothing window in steps; "auto" is the most whole periods (found by the
-        autocorrelation of the fit data) that fit in 64 steps, or 64 without a period.
+        autocorrelation of the fit data) that fit in 64 steps, or 64 without a period; at
+        most an eighth of the shortest fit series.
     contamination : float or "auto"
         Share of fit steps expected to be anomalous: the threshold is that upper quantile of
         the fit scores. "auto" fits a generalised Pareto tail to the top 2 % of fit scores and
@@ -76,6 +78,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
     random_state : int
         Seed of fine-tuning.
+    reindex : bool
+        Timestamps missing from the frequency grid are inserted as gaps and scored (with a
+        warning that says how many and where); True returns scores for them too, False
+        returns exactly the input's rows.
 
     Attributes
     ----------
@@ -127,6 +133,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         n_threads: int | None = None,
         compile: bool | str = "auto",
         random_state: int = 0,
+        reindex: bool = True,
     ) -> None:
         self.views = views
         self.fusion = fusion
@@ -140,6 +147,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self.n_threads = n_threads
         self.compile = compile
         self.random_state = random_state
+        self.reindex = reindex
 
     def fit(self, X, y=None, **frame_kwargs) -> AnomalyDetector:
         """Learn each view's normalisation, the smoothing window and the threshold from ``X``.
@@ -147,8 +155,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         ``X`` should be mostly normal; ``y`` is ignored. Returns self.
         """
         self._validate_common()
+        self._check_reindex()
         self._validate_anomaly_params()
         panel = self._panel(X, frame_kwargs)
+        _check_observed(panel.ids, panel.values)
         self.units_ = {sid: series_units(v) for sid, v in zip(panel.ids, panel.values,
                                                                strict=True)}
         series = _scaled(panel.values, list(self.units_.values()))
@@ -177,8 +187,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
             return distributed.anomaly_score(self, X, "anomaly_score", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if per_channel or panel.layout == "long":
-            return _output(panel, channels, SCORE_NAME)
-        return _output_one(panel, _across_channels(channels), SCORE_NAME)
+            return _output(*self._given(panel, channels), SCORE_NAME)
+        return _output_one(*self._given_one(panel, _across_channels(channels)), SCORE_NAME)
 
     def predict(self, X, *, history=None, **frame_kwargs):
         """True where the score exceeds ``threshold_``, in the layout of ``anomaly_score``."""
@@ -186,8 +196,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
             return distributed.anomaly_score(self, X, "predict", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if panel.layout == "long":
-            return _output(panel, [c > self.threshold_ for c in channels], LABEL_NAME)
-        return _output_one(panel, _across_channels(channels) > self.threshold_, LABEL_NAME)
+            flags = [c > self.threshold_ for c in channels]
+            return _output(*self._given(panel, flags), LABEL_NAME)
+        flags = _across_channels(channels) > self.threshold_
+        return _output_one(*self._given_one(panel, flags), LABEL_NAME)
 
     def fit_predict(self, X, y=None, **frame_kwargs):
         """Fit on ``X`` and flag its anomalous steps."""
@@ -227,7 +239,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
             raise ValueError(f"horizon {self.horizon} is beyond the forecast head's "
                              f"{cfg.horizon} steps; pass horizon <= {cfg.horizon}.")
         self.period_ = _median_period(series)
-        self.window_ = _auto_window(self.period_) if self.window == "auto" else self.window
+        shortest = min(len(v) for v in series)
+        self.window_ = _auto_window(self.period_, shortest) if self.window == "auto" \
+            else self.window
         self.views_ = tuple(self.views)
         self.model_ = model
 
@@ -258,12 +272,21 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         panel = self._panel(X, frame_kwargs)
         stats, units = self._fitted_for(panel.ids)
         full, offsets = self._with_history(panel, X, history, frame_kwargs)
+        _check_observed(panel.ids, full)
         firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
         with self._threads():
             raw = self._deviations(_scaled(full, units), firsts)
         scores = [self._fused(r, st)[o:] for r, st, o in
                   zip(raw, stats, offsets, strict=True)]
         return panel, scores
+
+    def _given_one(self, panel, values: np.ndarray) -> tuple:
+        """`_given` for one value per step of the whole panel (a wide frame's score)."""
+        if self.reindex or panel.given is None:
+            return panel, values
+        positions = panel.given.positions[0]
+        return replace(panel, index=[panel.index[0][positions]] * len(panel),
+                       frame_index=panel.given.frame_index, given=None), values[positions]
 
     def _fitted_for(self, ids: list) -> tuple[list[dict], list[Units]]:
         """The fit statistics and units of each series; a lone series takes a lone fitted
@@ -284,6 +307,17 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         lookup = dict(zip(joined.ids, joined.values, strict=True))
         full = [lookup[sid] for sid in panel.ids]
         return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
+
+
+def _check_observed(ids: list, series: list[np.ndarray]) -> None:
+    """Too short to score is an error: the views would see nothing and every score be 0."""
+    for sid, values in zip(ids, series, strict=True):
+        observed = int(np.isfinite(values).sum())
+        if observed < MIN_OBSERVED:
+            raise ValueError(
+                f"series {sid!r} has {observed} observed values; anomaly scoring needs at "
+                f"least {MIN_OBSERVED}. Drop it or give it a longer history (history=)."
+            )
 
 
 def _scaled(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:
@@ -324,11 +358,14 @@ def _median_period(series: list[np.ndarray]) -> int | None:
     return int(np.median(periods)) if periods else None
 
 
-def _auto_window(period: int | None) -> int:
-    """The most whole periods that fit in ``MAX_WINDOW`` steps; ``MAX_WINDOW`` without one."""
-    if period is None or period > MAX_WINDOW:
-        return MAX_WINDOW
-    return period * (MAX_WINDOW // period)
+def _auto_window(period: int | None, shortest: int) -> int:
+    """The most whole periods that fit in ``MAX_WINDOW`` steps (``MAX_WINDOW`` without one),
+    and at most an eighth of the shortest fit series: a window as long as the series would
+    smooth every score flat."""
+    most = max(1, min(MAX_WINDOW, shortest // 8))
+    if period is None or period > most:
+        return most
+    return period * (most // period)
 
 
 def _threshold(scores: np.ndarray, contamination: float | str) -> float:

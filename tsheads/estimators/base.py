@@ -6,6 +6,7 @@ import contextlib
 import copy
 import numbers
 import os
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -42,13 +43,38 @@ class ModelMixin:
             raise ValueError(f"progress must be True or False, got {progress!r}.")
 
     def _panel(self, X, frame_kwargs: dict):
-        from tsheads.data import to_panel
+        """``X`` as a panel; warns when missing grid timestamps were inserted, since the
+        output (imputed or scored rows) then holds rows the input did not have."""
+        from tsheads.data import describe_inserted, to_panel
 
         unknown = sorted(set(frame_kwargs) - set(FRAME_KWARGS))
         if unknown:
             raise TypeError(f"unexpected keyword arguments {unknown}; "
                             f"accepted: {list(FRAME_KWARGS)}.")
-        return to_panel(X, **frame_kwargs)
+        panel = to_panel(X, **frame_kwargs)
+        note = describe_inserted(panel)
+        if note:
+            warnings.warn(f"{note}; {self._inserted_hint()}", UserWarning, stacklevel=3)
+        return panel
+
+    def _inserted_hint(self) -> str:
+        reindex = getattr(self, "reindex", None)
+        if reindex is None:
+            return "they are gaps in the history the forecast starts from."
+        if reindex:
+            return ("the output has rows for them; pass reindex=False (--keep-rows on the "
+                    "command line) to get only the input rows back.")
+        return "they are used as gaps, and left out of the output (reindex=False)."
+
+    def _check_reindex(self) -> None:
+        if not isinstance(self.reindex, bool | np.bool_):
+            raise ValueError(f"reindex must be True or False, got {self.reindex!r}.")
+
+    def _given(self, panel, values: list[np.ndarray]):
+        """With ``reindex=False``, the panel and values cut back to the input's rows."""
+        from tsheads.data import given_rows
+
+        return (panel, values) if self.reindex else given_rows(panel, values)
 
     def _fitted_model(self, series: list[np.ndarray]) -> TinyModel:
         """The shared pretrained model, or a fine-tuned copy when fine_tune_steps > 0."""

@@ -182,8 +182,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         columns = {self.alias: list(plan.point)}
         for name, p in _column_probs(self.alias, level, quantiles).items():
             columns[name] = list(bands[p])
-        columns = {name: [from_units(v, u) for v, u in zip(values, self.units_, strict=True)]
-                   for name, values in columns.items()}
+        columns = {name: self._in_units(values) for name, values in columns.items()}
         out = from_panel_columns(self.panel_, columns, future_index(self.panel_, horizon))
         return out[self.alias] if isinstance(out, dict) and len(out) == 1 else out
 
@@ -229,11 +228,20 @@ class Forecaster(ModelMixin, BaseEstimator):
                                        offsets=self._centre())
             plan = self._plan(series, horizon, backtest=self.seasonal_check_)
             draws = plan.point[:, :, None] + offsets
-        return np.stack([from_units(d, u) for d, u in zip(draws, self.units_, strict=True)])
+        return np.stack(self._in_units(draws))
 
     def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
         """Stateless twin of ``fit(X).predict(horizon)``."""
         return self.fit(X, **frame_kwargs).predict(horizon, level=level, quantiles=quantiles)
+
+    def _in_units(self, values) -> list[np.ndarray]:
+        """Per series, forecast values back in the series' own units; never below 0 for a
+        series whose history never went below 0 (counts, sales, rainfall, sunspots)."""
+        out = []
+        for v, u, s in zip(values, self.units_, self.panel_.values, strict=True):
+            v = from_units(v, u)
+            out.append(np.maximum(v, 0.0) if np.nanmin(s) >= 0 else v)
+        return out
 
     def _validate_forecast_params(self) -> None:
         if self.head not in HEADS:
@@ -338,6 +346,7 @@ class Forecaster(ModelMixin, BaseEstimator):
             errors = dict(zip(probs, np.nanquantile(plan.errors, probs, axis=0), strict=True))
         else:
             spread = _random_walk_spread(self._contexts(series), horizon)
+            spread = np.minimum(spread, _spread_bound(plan, len(series))[:, None])
             errors = {p: norm.ppf(p) * spread for p in probs}
         return {p: plan.point + scale * errors[p] for p in probs}
 
@@ -468,21 +477,45 @@ def _probabilities(level, quantiles) -> set[float]:
 def _column_probs(alias: str, level, quantiles) -> dict[str, float]:
     """Output column name -> probability, for levels (lo/hi pairs) and quantiles."""
     columns = {}
-    for lv in level or []:
+    for lv in _as_list("level", level):
         if not isinstance(lv, numbers.Real) or not 0 < lv < 100:
             raise ValueError(f"each level must be a number in (0, 100), got {lv!r}.")
         columns[f"{alias}-lo-{lv:g}"] = 0.5 - lv / 200
         columns[f"{alias}-hi-{lv:g}"] = 0.5 + lv / 200
-    for q in quantiles or []:
+    for q in _as_list("quantiles", quantiles):
         if not isinstance(q, numbers.Real) or not 0 < q < 1:
             raise ValueError(f"each quantile must be a number in (0, 1), got {q!r}.")
         columns[f"{alias}-q{q:g}"] = float(q)
     return columns
 
 
+def _as_list(name: str, value) -> list:
+    """``level=80`` means ``level=[80]`` (as in statsforecast); None means none."""
+    if value is None:
+        return []
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a number or a list of numbers, got {value!r}; "
+                        f"e.g. {name}={[80, 95] if name == 'level' else [0.1, 0.9]}.")
+    return list(value)
+
+
 def _scales(windows: np.ndarray) -> np.ndarray:
     """Each window's normalisation scale (N, 1), the unit that forecast errors are kept in."""
     return standardize(np.nan_to_num(windows), np.isnan(windows))[2]
+
+
+def _spread_bound(plan: _Plan, n: int) -> np.ndarray:
+    """(N,) the widest error spread, in scale units, that the random-walk rule may reach per
+    series: the spread of the context itself (1: a forecast no better than the context's
+    mean), or the root mean square of the series' own backtest errors when that is larger."""
+    if len(plan.errors) == 0:
+        return np.ones(n)
+    square = _row_mae(plan.errors**2, np.zeros_like(plan.errors))  # mean square per backtest
+    known = np.isfinite(square)
+    rms = np.sqrt(_per_owner(square[known], plan.owners[known], n))
+    return np.fmax(1.0, rms)
 
 
 def _random_walk_spread(windows: np.ndarray, horizon: int) -> np.ndarray:

@@ -70,6 +70,10 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         Seed of fine-tuning.
     progress : bool
         Show a progress bar over the model's batches.
+    reindex : bool
+        Timestamps missing from the frequency grid are inserted as gaps and filled (with a
+        warning that says how many and where); True returns rows for them too, False
+        returns exactly the input's rows.
 
     Attributes
     ----------
@@ -105,6 +109,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         compile: bool | str = "auto",
         random_state: int = 0,
         progress: bool = False,
+        reindex: bool = True,
     ) -> None:
         self.weights = weights
         self.blend = blend
@@ -116,12 +121,14 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.progress = progress
+        self.reindex = reindex
 
     def fit(self, X, y=None, **frame_kwargs) -> Imputer:
         """Load the model (and fine-tune it if asked) and check ``X``; returns self."""
         if distributed.is_dask_frame(X):
             return distributed.fit_imputer(self, X, frame_kwargs)
         self._validate_common()
+        self._check_reindex()
         ok = self.stride == "auto" or (is_int(self.stride) and self.stride > 0)
         if not ok:
             raise ValueError(f"stride must be 'auto' or a positive int, got {self.stride!r}.")
@@ -199,7 +206,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     def _output(self, panel, filled: list[np.ndarray]):
         from tsheads.data import from_panel
 
-        return from_panel(panel, filled)
+        return from_panel(*self._given(panel, filled))
 
 
 def fill_series(
