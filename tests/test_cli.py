@@ -249,3 +249,32 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == "tsheads 0.1.0"
+
+
+def test_a_year_ahead_on_a_bounded_positive_series_stays_plausible(tmp_path, tiny_weights):
+    src, dst = tmp_path / "in.csv", tmp_path / "f.csv"
+    t = np.arange(1200)
+    noise = np.random.default_rng(0).normal(0, 2.8, t.size)
+    temp = np.clip(11 + 6 * np.cos(2 * np.pi * t / 365.25) + noise, 0, 26)
+    dates = pd.date_range("1981-01-01", periods=t.size, freq="D", name="Date")
+    pd.DataFrame({"Temp": temp}, index=dates).to_csv(src)
+    args = ["forecast", str(src), "-o", str(dst), "--horizon", "365", "--level", "80",
+            "--weights", tiny_weights]
+    assert main(args) == 0
+    out = pd.read_csv(dst, index_col=0)
+    width = out["Temp-hi-80"] - out["Temp-lo-80"]
+    assert len(out) == 365 and (out.to_numpy() >= 0).all()
+    assert width.iloc[-1] < 3 * width.iloc[0]  # a random walk's sqrt(365) would be 19x
+
+
+def test_long_commands_show_progress(tmp_path, tiny_weights, capsys, monkeypatch):
+    import tsheads.cli
+
+    monkeypatch.setattr(tsheads.cli, "PROGRESS_DELAY", 0.0)
+    src = tmp_path / "in.csv"
+    gappy_csv(src)
+    args = ["forecast", str(src), "-o", str(tmp_path / "f.csv"), "--horizon", "4",
+            "--weights", tiny_weights]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "tsheads forecast:" in err and "/2 [" in err  # the bar over the command's 2 stages

@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+PROGRESS_DELAY = 2.0  # seconds a command runs before its progress bar shows
+
 PRETRAIN_EXAMPLE = """example:
   tsheads pretrain --steps 10000 --head-steps 1500 --out tsheads/weights/tiny.pt
   (run it again with the same --out to resume from tiny.ckpt after an interruption)"""
@@ -168,8 +170,8 @@ def _stages(what: str, total: int):
     """A progress bar over the steps of a command, shown only once it runs over 2 seconds."""
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=f"tsheads {what}", unit="stage", delay=2.0, leave=False,
-              file=sys.stderr) as bar:
+    with tqdm(total=total, desc=f"tsheads {what}", unit="stage", delay=PROGRESS_DELAY,
+              leave=False, file=sys.stderr) as bar:
         yield bar
 
 

@@ -1,0 +1,142 @@
+"""Compare weights files on validation data that no benchmark table scores.
+
+The numbers here choose between pretraining runs and defaults; the benchmark scripts then
+report the chosen ones once on their test windows. Three checks, each run for every weights
+file on the same windows:
+
+- ETTh1 validation split (rows 8,640-11,519; contexts reach back into train), every channel,
+  z-normalised with train statistics, windows every 96 steps: forecast MSE at 96 and 192 for
+  the direct head and the ensemble (network alone, no seasonal switch);
+- M4 Hourly, inside the train split: the last 48 values of each train series are hidden and
+  forecast from the rest (the test file is not read), MASE (m = 24) of the network alone,
+  with full contexts and with contexts cut to their last 104 values;
+- ETTh1 validation split, reconstruction of hidden points (random and hybrid masks, 12.5 %
+  and 50 %), MSE on the hidden points.
+
+Usage: python benchmarks/validate.py WEIGHTS [WEIGHTS ...] [--out PATH] [--threads N]
+("shipped" names the package's weights.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import DATA, ETT_VAL, ett_h1_normalised, markdown_table  # noqa: E402
+from reconstruction import masks  # noqa: E402
+
+from tsheads import Forecaster  # noqa: E402
+from tsheads.runtime import load_model, reconstruct  # noqa: E402
+
+CONTEXT, STRIDE, HORIZONS, M4_H, SEASON, SHORT = 512, 96, (96, 192), 48, 24, 104
+HEADS = ("direct", "ensemble")
+
+
+def ett_windows() -> tuple[np.ndarray, np.ndarray]:
+    """(N, CONTEXT) contexts and (N, max horizon) targets over the validation split."""
+    values = ett_h1_normalised().to_numpy().T
+    first, last = ETT_VAL
+    starts = range(first, last - max(HORIZONS) + 1, STRIDE)
+    contexts = [ch[s - CONTEXT : s] for ch in values for s in starts]
+    targets = [ch[s : s + max(HORIZONS)] for ch in values for s in starts]
+    return np.stack(contexts), np.stack(targets)
+
+
+def forecast(weights: str | None, contexts: list[np.ndarray], horizon: int, head: str
+             ) -> np.ndarray:
+    """(N, horizon) forecasts of the network alone, one series per context (array input)."""
+    out = []
+    for width in sorted({len(c) for c in contexts}):
+        rows = [i for i, c in enumerate(contexts) if len(c) == width]
+        block = np.column_stack([contexts[i] for i in rows])
+        fitted = Forecaster(weights=weights, head=head).fit(block)
+        out.append((rows, fitted.predict(horizon).T))
+    result = np.empty((len(contexts), horizon))
+    for rows, values in out:
+        result[rows] = values
+    return result
+
+
+def ett_scores(weights: str | None) -> dict[str, float]:
+    contexts, targets = ett_windows()
+    scores = {}
+    for head in HEADS:
+        pred = forecast(weights, list(contexts), max(HORIZONS), head)
+        for h in HORIZONS:
+            error = pred[:, :h] - targets[:, :h]
+            scores[f"ETTh1 val MSE@{h} {head}"] = float(np.mean(error**2))
+    return scores
+
+
+def m4_holdout() -> tuple[list[np.ndarray], np.ndarray]:
+    train = pd.read_csv(DATA / "forecast" / "m4_hourly" / "Hourly-train.csv", index_col=0)
+    series = [row[~np.isnan(row)] for row in train.to_numpy(dtype=float)]
+    return [s[:-M4_H] for s in series], np.stack([s[-M4_H:] for s in series])
+
+
+def mase(history: list[np.ndarray], actual: np.ndarray, pred: np.ndarray) -> float:
+    scale = np.array([np.mean(np.abs(h[SEASON:] - h[:-SEASON])) for h in history])
+    return float(np.mean(np.mean(np.abs(actual - pred), axis=1) / scale))
+
+
+def m4_scores(weights: str | None) -> dict[str, float]:
+    history, actual = m4_holdout()
+    scores = {}
+    for head in HEADS:
+        scores[f"M4 holdout MASE {head}"] = mase(history, actual,
+                                                 forecast(weights, history, M4_H, head))
+        short = [h[-SHORT:] for h in history]
+        scores[f"M4 holdout MASE {head}, last {SHORT}"] = mase(
+            history, actual, forecast(weights, short, M4_H, head))
+    seasonal = np.stack([np.resize(h[-SEASON:], M4_H) for h in history])
+    scores["(SeasonalNaive on the M4 holdout)"] = mase(history, actual, seasonal)
+    return scores
+
+
+def reconstruction_scores(weights: str | None) -> dict[str, float]:
+    values = ett_h1_normalised().to_numpy().T[:, slice(*ETT_VAL)]
+    windows = np.stack([ch[s : s + CONTEXT] for ch in values
+                        for s in range(0, values.shape[1] - CONTEXT + 1, 128)])
+    model = load_model(weights)
+    scores = {}
+    for kind in ("random", "hybrid"):
+        for ratio in (0.125, 0.5):
+            mask = masks(kind, windows.shape, ratio)
+            filled = reconstruct(model, np.where(mask, np.nan, windows), mask)
+            scores[f"ETTh1 val reconstruction MSE {kind} {ratio:.1%}"] = float(
+                np.mean((filled - windows)[mask] ** 2))
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", nargs="+", help="weights files; 'shipped' for the package's")
+    parser.add_argument("--out", help="also write the table here (Markdown)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    columns = {}
+    for name in args.weights:
+        weights = None if name == "shipped" else name
+        start = time.perf_counter()
+        scores = {**ett_scores(weights), **m4_scores(weights), **reconstruction_scores(weights)}
+        print(f"{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        columns[name] = scores
+    table = markdown_table(pd.DataFrame(columns).rename_axis("validation score (lower is better)"))
+    print(table)
+    if args.out:
+        Path(args.out).write_text(f"# Validation scores\n\nWritten by `benchmarks/validate.py`"
+                                  f" ({' '.join(sys.argv[1:])}).\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
