@@ -13,7 +13,8 @@ at h=48. Cases:
    ``.venv-bench`` interpreter (``--peer`` mode) because statsforecast lives there.
 
 "one process" is a fresh process with one torch thread calling the pandas estimator;
-"dask 2x1" is a fresh ``LocalCluster(n_workers=2, threads_per_worker=1)`` for each case,
+"dask 2x1" is a fresh ``tsheads.distributed.local_cluster(2)`` for each case (two worker
+processes of one thread, with glibc's adaptive malloc; AutoETS gets the same),
 whose partitions are generated on the workers (``dd.from_map``). Both times run from the
 generator to the forecasts in the client (generating is about 0.5 s per 1,000 series),
 so the Dask time includes the shuffle on ``unique_id`` and gathering the forecasts; both
@@ -31,6 +32,7 @@ import json
 import os
 import resource
 import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -39,9 +41,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import RESULTS, markdown_table  # noqa: E402
+
 HORIZON, SEASON, CHUNK = 48, 24, 250  # series per generated partition
 BENCH_PYTHON = Path(__file__).resolve().parents[1] / ".venv-bench" / "bin" / "python"
-RESULTS = Path(__file__).parent / "results"
 
 
 def series_frame(first: int, count: int) -> pd.DataFrame:
@@ -76,6 +80,12 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system, all threads) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def warm() -> None:
     """Import torch and load the shipped model, as a long-running worker would have."""
     from tsheads.runtime import load_model
@@ -95,46 +105,51 @@ def one_process(n_series: int, params: dict) -> dict:
 
     torch.set_num_threads(1)
     warm()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     out = forecaster(params).forecast(series_frame(0, n_series), HORIZON, freq="h")
     seconds = time.perf_counter() - start
     assert len(out) == n_series * HORIZON
-    return {"seconds": seconds, "peak_mb": [peak_mb()]}
+    return {"seconds": seconds, "peak_mb": [peak_mb()], "cpu_s": cpu_seconds() - cpu}
 
 
 def on_cluster(n_series: int, params: dict) -> dict:
     """Time the Dask forecast on a fresh cluster; peak memory per worker."""
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
-            Client(cluster) as client:
+    from tsheads.distributed import local_cluster
+
+    with local_cluster(2) as cluster, Client(cluster) as client:
         client.run(warm)
         lazy = forecaster(params).forecast(dask_series(n_series), HORIZON, freq="h")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), sum(client.run(cpu_seconds).values())
         out = lazy.compute()
         seconds = time.perf_counter() - start
+        cpu = sum(client.run(cpu_seconds).values()) - cpu
         memory = sorted(client.run(peak_mb).values())
     assert len(out) == n_series * HORIZON and not out.duplicated(["unique_id", "ds"]).any()
-    return {"seconds": seconds, "peak_mb": memory}
+    return {"seconds": seconds, "peak_mb": memory, "cpu_s": cpu}
 
 
 def ets_on_dask(n_series: int) -> dict:
     """statsforecast's own Dask path with AutoETS (``--peer`` mode, bench environment)."""
+    import dask
     from dask.distributed import Client, LocalCluster
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
+    trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}  # as tsheads
+    with dask.config.set(trim), LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \
             Client(cluster) as client:
         frame = dask_series(n_series)
         frame["unique_id"] = frame["unique_id"].astype(str)
         model = StatsForecast(models=[AutoETS(season_length=SEASON)], freq="h")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), sum(client.run(cpu_seconds).values())
         out = model.forecast(df=frame, h=HORIZON).compute()
         seconds = time.perf_counter() - start
+        cpu = sum(client.run(cpu_seconds).values()) - cpu
         assert len(out) == n_series * HORIZON
         memory = sorted(client.run(peak_mb).values())
-    return {"seconds": seconds, "peak_mb": memory}
+    return {"seconds": seconds, "peak_mb": memory, "cpu_s": cpu}
 
 
 def run_peer(n_series: int) -> dict:
@@ -148,13 +163,17 @@ def run_peer(n_series: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cases(quick: bool, default_series: int, ets_series: int) -> list[tuple]:
-    """(label, series, run on, Forecaster parameters) for tsheads in the order run."""
+def cases(quick: bool, default_series: int) -> list[tuple]:
+    """(label, series, Forecaster parameters, run one process too) in the order run.
+
+    The one-process call on 100,000 series is not run: it keeps every series and every
+    window's Fourier-head output in memory and was killed by the out-of-memory killer at
+    22 GB on this 24 GB machine (see the page this writes)."""
     direct = {"head": "direct", "mirror": False}
-    sizes = (200, 1000) if quick else (10_000, 100_000)
-    rows = [("default head", default_series, {})]
-    rows += [("direct head, one window", n, direct) for n in sizes]
-    return rows
+    small, large = (200, 1000) if quick else (10_000, 100_000)
+    return [("default head", default_series, {}, True),
+            ("direct head, one window", small, direct, True),
+            ("direct head, one window", large, direct, quick)]
 
 
 def row(label: str, n: int, where: str, result: dict, baseline: float | None) -> dict:
@@ -163,16 +182,11 @@ def row(label: str, n: int, where: str, result: dict, baseline: float | None) ->
         "model": label, "series": f"{n:,}", "run": where,
         "seconds": round(result["seconds"], 1), "series/s": round(rate, 1),
         "speed-up vs one process": "" if baseline is None else f"{rate / baseline:.2f}x",
+        "CPU s": round(result["cpu_s"], 1),
+        "series per CPU s": round(n / result["cpu_s"], 1),
         "peak MB per process": ", ".join(f"{m:,.0f}" for m in result["peak_mb"]),
         "load average after": f"{os.getloadavg()[0]:.1f}",
     }
-
-
-def table(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -187,13 +201,15 @@ def main() -> None:
         return
     began = time.perf_counter()
     rows = []
-    for label, n, params in cases(args.quick, args.default_series, args.ets_series):
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            single = pool.submit(one_process, n, params).result()
-        rate = n / single["seconds"]
-        rows.append(row(label, n, "one process, 1 thread", single, None))
+    rate = None  # a case without its own one-process run compares with the one before
+    for label, n, params, single in cases(args.quick, args.default_series):
+        if single:
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+                alone = pool.submit(one_process, n, params).result()
+            rate = n / alone["seconds"]
+            rows.append(row(label, n, "one process, 1 thread", alone, None))
         rows.append(row(label, n, "dask 2 workers x 1 thread", on_cluster(n, params), rate))
-        print(rows[-2], rows[-1], sep="\n", flush=True)
+        print(*rows[-1 - single:], sep="\n", flush=True)
     peer = run_peer(args.ets_series)
     if "error" not in peer:
         rows.append(row("statsforecast AutoETS", args.ets_series, "dask 2 workers x 1 thread",
@@ -218,13 +234,14 @@ of two worker processes with one thread each (torch one thread per task), starte
 for each case, with the data generated on the workers. Both times run from the data
 generator (about 0.5 s per 1,000 series) to every forecast in the client, so the Dask time
 includes the shuffle on `unique_id` and gathering; both load torch and the model first.
+CPU s is the CPU time the one process, or all workers together, spent in the timed part.
 Peak MB is the peak resident set of each process (the one process, or each worker); the
 load average (1 minute, 2 cores) shows what else the machine ran meanwhile. The
 default head and AutoETS ran on subsets of the 10,000 series (sizes in the table): at
 their speed the full 10,000 would take far longer than this run on two cores; compare
 their series per second, not their totals.
 
-{table(rows)}{note}
+{markdown_table(pd.DataFrame(rows).set_index('model'), 1)}{note}
 """
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.md").write_text(text)

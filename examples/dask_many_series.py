@@ -7,9 +7,10 @@ pandas. Runs in seconds on a LocalCluster of two worker processes (see docs/scal
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from dask.distributed import Client, LocalCluster
+from dask.distributed import Client
 
 from tsheads import AnomalyDetector, Forecaster, Imputer
+from tsheads.distributed import local_cluster
 
 
 def hourly_series(n_series: int = 12, n_steps: int = 400) -> pd.DataFrame:
@@ -26,8 +27,8 @@ def hourly_series(n_series: int = 12, n_steps: int = 400) -> pd.DataFrame:
 
 
 def main() -> None:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    # two worker processes, one thread each (see docs/scaling.md for a remote cluster)
+    with local_cluster(2, dashboard_address=":0") as cluster, Client(cluster) as client:
         print(f"cluster: {len(client.scheduler_info()['workers'])} workers x 1 thread")
         frame = dd.from_pandas(hourly_series(), npartitions=4)
         df = frame.compute()  # the same data in this process, to compare with

@@ -16,7 +16,13 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 from tsheads import AnomalyDetector, Forecaster, Imputer  # noqa: E402
-from tsheads.distributed import _on_worker, is_dask_frame, read_frame, run_files  # noqa: E402
+from tsheads.distributed import (  # noqa: E402
+    _on_worker,
+    is_dask_frame,
+    local_cluster,
+    read_frame,
+    run_files,
+)
 
 RTOL, ATOL = 1e-5, 1e-6  # the batching tests' tolerance (tests/test_runtime.py)
 KEYS = ["unique_id", "ds"]
@@ -24,8 +30,8 @@ KEYS = ["unique_id", "ds"]
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0") as cluster:
+    # distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+    with local_cluster(2, host="127.0.0.1", dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as c:
             yield c
 

@@ -279,7 +279,25 @@ def _stand_in(n_values: int) -> np.ndarray:
     return np.zeros(max(n_values, 1))
 
 
-# ---------------------------------------------------------------- files (for the CLI)
+# ---------------------------------------------------------------- clusters and files (for the CLI)
+
+
+def local_cluster(n_workers: int, **kwargs):
+    """A ``distributed.LocalCluster`` of ``n_workers`` processes with one thread each, whose
+    workers keep glibc's own memory-trim policy.
+
+    Dask's nannies set ``MALLOC_TRIM_THRESHOLD_=65536`` in their workers by default; a fixed
+    threshold turns off glibc's adaptive mmap threshold, so every large numpy array is
+    mapped and unmapped afresh, and the model's batches ran 1.8x slower in a worker than
+    in a plain process (``benchmarks/results/scale.md``). ``kwargs`` go to LocalCluster.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    key = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    with dask.config.set({key: None}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            **kwargs)
 
 
 def run_files(
@@ -295,19 +313,19 @@ def run_files(
     """Read CSV or Parquet files with Dask, run ``task(frame) -> frame`` on a cluster and
     write the result partitioned; returns the paths written.
 
-    ``scheduler`` is the address of a running scheduler; ``workers`` starts a local
-    cluster of that many processes with one thread each (torch then uses one thread per
-    worker); neither uses Dask's default scheduler in this process. ``output`` ending in
+    ``scheduler`` is the address of a running scheduler; ``workers`` starts a
+    `local_cluster` of that many processes with one thread each (torch then uses one thread
+    per worker); neither uses Dask's current default scheduler. ``output`` ending in
     ``.parquet`` is written as a Parquet dataset (a folder), anything else as a folder of
     ``part-*.csv`` files. Progress is Dask's progress bar, on stderr, after the dashboard
     link.
     """
-    from dask.distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         client = Client(scheduler)
     elif workers is not None:
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
+        client = Client(local_cluster(workers))
     else:
         client = None
     try:
