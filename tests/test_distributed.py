@@ -94,6 +94,19 @@ def test_forecast_equals_pandas_for_any_partitioning(client, tiny_weights, npart
     same(lazy, expected)
 
 
+def test_a_frame_indexed_by_id_runs_without_a_shuffle(client, tiny_weights):
+    ddf, df = split(panel(), 3)
+    indexed = ddf.set_index("unique_id").persist()  # the sort runs here, once
+    assert indexed.known_divisions
+    est = Forecaster(weights=tiny_weights, head="direct")
+    lazy = est.forecast(indexed, 6)
+    assert not any("shuffle" in str(key) for key in dict(lazy.__dask_graph__()))
+    same(lazy, est.forecast(df, 6))
+    imputer = Imputer(weights=tiny_weights, blend=False)
+    filled = imputer.fit_transform(indexed)
+    same(filled, imputer.fit_transform(df).reset_index(drop=True))
+
+
 def test_fit_on_dask_then_predict_is_lazy(client, tiny_weights):
     ddf, df = split(panel(6), 3)
     est = Forecaster(weights=tiny_weights, head="direct", mirror=False)

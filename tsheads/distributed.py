@@ -184,14 +184,31 @@ def worker_threads() -> int | None:
 
 
 def _map_series(X, id_col: str, task: Callable, shipped, meta: pd.DataFrame, **kwargs):
-    """``task(partition, shipped, **kwargs)`` on each partition of ``X`` shuffled on
-    ``id_col`` (whole series per partition); empty partitions give ``meta``."""
+    """``task(partition, shipped, **kwargs)`` on each partition of `whole_series` of ``X``;
+    empty partitions give ``meta``."""
+    return whole_series(X, id_col).map_partitions(_guarded, task, shipped, meta, meta=meta,
+                                                  align_dataframes=False, **kwargs)
+
+
+def whole_series(X, id_col: str):
+    """``X`` with every series in one partition and ``id_col`` as a column.
+
+    A frame indexed by ``id_col`` with known divisions (``set_index(id_col)``, or Parquet
+    written so and read with ``calculate_divisions=True``) already holds each id in one
+    partition: only its index becomes a column, nothing moves. Any other frame is shuffled
+    once on ``id_col`` (rows hashed by id), which holds a worker's share of the input until
+    every partition is shuffled.
+    """
+    if _indexed_by(X, id_col):
+        return X.reset_index()
     if id_col not in X.columns:
         raise ValueError(f"the Dask frame has no column {id_col!r}; a Dask frame must be long "
                          f"(columns {list(X.columns)}); pass id_col= to name the id column.")
-    whole = X.shuffle(on=id_col)
-    return whole.map_partitions(_guarded, task, shipped, meta, meta=meta,
-                                align_dataframes=False, **kwargs)
+    return X.shuffle(on=id_col)
+
+
+def _indexed_by(X, id_col: str) -> bool:
+    return X.index.name == id_col and X.known_divisions
 
 
 def _guarded(part: pd.DataFrame, task: Callable, shipped, meta: pd.DataFrame, **kwargs):
@@ -222,7 +239,7 @@ def _light(est):
 def _meta(X, keys: dict, values: dict, *, with_target: bool, keep_index: bool = False):
     """The empty frame of the pandas call's output: id and time columns as in ``X``
     (the target too for ``with_target``), then the value columns with their dtypes."""
-    source = X._meta
+    source = X._meta.reset_index() if _indexed_by(X, keys["id_col"]) else X._meta
     names = [keys["id_col"], keys["time_col"]] + ([keys["target_col"]] if with_target else [])
     missing = [n for n in names if n not in source.columns]
     if missing:
