@@ -222,6 +222,34 @@ def main() -> None:
     write(rows, peer, minutes, args)
 
 
+def targets(rows: list[dict]) -> str:
+    """The issue's three targets, computed from the rows, with the cores the workers had."""
+    def find(model: str, series: str, run: str) -> dict:
+        return next(r for r in rows if (r["model"], r["series"], r["run"]) == (model, series, run))
+
+    def peak(r: dict) -> float:
+        return max(float(m.replace(",", "")) for m in r["peak MB per process"].split(", "))
+
+    dask, one = "dask 2 workers x 1 thread", "one process, 1 thread"
+    direct, sizes = "direct head, one window", [r["series"] for r in rows]
+    small, large = sorted(set(sizes), key=lambda s: int(s.replace(",", "")))[-2:]
+    big, alone = find(direct, large, dask), find(direct, small, one)
+    default = next(r for r in rows if r["model"] == "default head" and r["run"] == dask)
+    ets = next((r for r in rows if r["model"] == "statsforecast AutoETS"), None)
+    lines = [
+        f"- 2 workers on {large} series (direct head) vs one process on {small} (the one "
+        f"process cannot hold {large}): {big['series/s'] / alone['series/s']:.2f}x "
+        f"(target 1.7x); the two workers had {big['CPU s'] / big['seconds']:.2f} cores of CPU "
+        "on average (CPU s / seconds) on this shared machine.",
+        f"- peak memory per worker, {large} vs {small} series (direct head): "
+        f"{peak(big):,.0f} vs {peak(find(direct, small, dask)):,.0f} MB.",
+    ]
+    if ets is not None:
+        lines.append(f"- tsheads default head vs AutoETS, both on Dask: "
+                     f"{default['series/s'] / ets['series/s']:.1f}x the series per second.")
+    return "\n".join(lines)
+
+
 def write(rows: list[dict], peer: dict, minutes: float, args) -> None:
     import torch
 
@@ -249,6 +277,10 @@ was killed by the out-of-memory killer at 22 GB (it holds every series and every
 head outputs at once).
 
 {markdown_table(pd.DataFrame(rows).set_index('model'), 1)}{note}
+
+## Against the issue's targets
+
+{targets(rows)}
 """
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.md").write_text(text)
