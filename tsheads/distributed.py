@@ -1,9 +1,10 @@
 """Run the estimators over a Dask DataFrame of many series: long frame in, lazy frame out.
 
-Each estimator method hands a Dask frame here in one line. The frame is shuffled once on
-the id column (``DataFrame.shuffle(on=id_col)``: every row of a series lands in one
-partition), and each partition runs the ordinary pandas method, so a series is never split
-between tasks and its numbers are those of the single-process call. What travels with the
+Each estimator method hands a Dask frame here in one line. `whole_series` puts every
+series in one partition (a frame indexed by the id with known divisions already is; any
+other is shuffled once on the id column), and each partition runs the ordinary pandas
+method, so a series is never split between tasks and its numbers are those of the
+single-process call. What travels with the
 graph is small: the estimator's parameters and what ``fit`` learned per series. The
 shipped weights do not travel: each worker loads them once through the runtime's per-process
 cache. A fine-tuned model is one key of the graph that every task refers to, so Dask sends
@@ -14,6 +15,7 @@ without it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import uuid
@@ -381,7 +383,7 @@ def _write(frame, output: str, client, progress: bool) -> list[str]:
     if client is None:
         from dask.diagnostics import ProgressBar
 
-        with ProgressBar(out=sys.stderr) if progress else _nothing():
+        with ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext():
             dask.compute(job)
     else:
         from distributed import progress as show
@@ -393,9 +395,3 @@ def _write(frame, output: str, client, progress: bool) -> list[str]:
             show(futures)
         client.gather(futures)
     return sorted(str(p) for p in Path(output).glob("part*"))
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
