@@ -278,3 +278,31 @@ def test_long_commands_show_progress(tmp_path, tiny_weights, capsys, monkeypatch
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "tsheads forecast:" in err and "/2 [" in err  # the bar over the command's 2 stages
+
+
+def test_forecast_and_impute_on_a_local_dask_cluster_match_one_process(tmp_path, tiny_weights):
+    pytest.importorskip("distributed")
+    from tsheads import Forecaster, Imputer
+
+    frame = pd.concat([pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range(
+        "2024-01-01", periods=60, freq="h"), "y": generate_series(60, seed=k)})
+        for k in range(4)], ignore_index=True)
+    frame.loc[[5, 70, 71], "y"] = np.nan
+    src = tmp_path / "long.csv"
+    frame.to_csv(src, index=False)
+    expected = {
+        "forecast": Forecaster(weights=tiny_weights).forecast(frame, 6),
+        "impute": Imputer(weights=tiny_weights, cross_series=False).fit_transform(frame),
+    }
+    keys = ["unique_id", "ds"]
+    for command, extra in (("forecast", ["--horizon", "6"]), ("impute", [])):
+        parts = tmp_path / f"{command}-parts"
+        args = [command, str(src), "-o", str(parts), "--workers", "2", "--weights",
+                tiny_weights, *extra]
+        assert main(args) == 0
+        got = pd.concat(pd.read_csv(p, parse_dates=["ds"]) for p in sorted(parts.glob("part*")))
+        want = expected[command].sort_values(keys).reset_index(drop=True)
+        got = got.sort_values(keys).reset_index(drop=True)[list(want.columns)]
+        pd.testing.assert_frame_equal(got, want, rtol=1e-5, atol=1e-6, check_dtype=False)
+    args = ["detect", str(src), "-o", str(tmp_path / "d"), "--workers", "2"]
+    assert main(args) == 2

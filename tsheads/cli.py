@@ -67,6 +67,9 @@ IMPUTE_EXAMPLE = """example:
 def _impute(args: argparse.Namespace) -> int:
     from tsheads import Imputer
 
+    if _on_cluster(args):
+        return _run_on_cluster(args, lambda f: Imputer(
+            weights=args.weights, cross_series=False).fit_transform(f, freq=args.freq))
     out = _check_output(args.output, args.force)
     frame = _read(args)
     _check_plot(args.plot, frame, args.input)
@@ -91,10 +94,15 @@ FORECAST_EXAMPLE = """example:
 def _forecast(args: argparse.Namespace) -> int:
     from tsheads import Forecaster
 
+    levels = [args.level] if args.level else None
+    if _on_cluster(args):  # backtest intervals pool errors over all series: Fourier ones here
+        forecaster = Forecaster(weights=args.weights,
+                                intervals="fourier" if levels else "auto")
+        return _run_on_cluster(args, lambda f: forecaster.forecast(
+            f, args.horizon, level=levels, freq=args.freq))
     out = _check_output(args.output, args.force)
     frame = _read(args)
     _check_plot(args.plot, frame, args.input)
-    levels = [args.level] if args.level else None
     with _stages("forecast", 2) as bar:
         forecaster = Forecaster(weights=args.weights).fit(frame, freq=args.freq)
         bar.update()
@@ -118,6 +126,9 @@ DETECT_EXAMPLE = """example:
 def _detect(args: argparse.Namespace) -> int:
     from tsheads import AnomalyDetector
 
+    if _on_cluster(args):
+        raise ValueError("detect learns its threshold from all fit rows in one process; "
+                         "--scheduler and --workers serve impute and forecast for now.")
     out = _check_output(args.output, args.force)
     frame = _read(args)
     _check_plot(args.plot, frame, args.input)
@@ -147,6 +158,24 @@ def _detect(args: argparse.Namespace) -> int:
 
         path = plot_detection(frame, result, detector.threshold_, args.plot)
         print(f"plot written to {path}")
+    return 0
+
+
+def _on_cluster(args: argparse.Namespace) -> bool:
+    return args.scheduler is not None or args.workers is not None
+
+
+def _run_on_cluster(args: argparse.Namespace, task) -> int:
+    """Long CSV/Parquet files through Dask: read, run ``task`` per whole series, write parts."""
+    from tsheads.distributed import run_files
+
+    if args.plot:
+        raise ValueError("--plot draws a file read in one process; drop it with --scheduler "
+                         "or --workers.")
+    _check_output(args.output, args.force)
+    files = run_files(args.input, args.output, task, scheduler=args.scheduler,
+                      workers=args.workers)
+    print(f"wrote {len(files)} partition files to {args.output}")
     return 0
 
 
@@ -246,6 +275,13 @@ def _add_io(p: argparse.ArgumentParser) -> None:
                    "(e.g. %%Y-%%m-%%d, %%d/%%m/%%Y, %%y-%%m); default: parsed leniently")
 
 
+def _add_cluster(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", help="run on the Dask cluster at this address (long files: "
+                   "unique_id, ds, y; globs and Parquet allowed; output is a folder of parts)")
+    p.add_argument("--workers", type=_positive_int,
+                   help="start a local Dask cluster of N processes x 1 thread instead")
+
+
 def _add_keep_rows(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-rows", action="store_true",
                    help="write exactly the input's rows: timestamps missing from the grid are "
@@ -257,6 +293,7 @@ def _add_impute(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawTextHelpFormatter)
     _add_io(p)
     _add_keep_rows(p)
+    _add_cluster(p)
     p.set_defaults(func=_impute)
 
 
@@ -266,6 +303,7 @@ def _add_forecast(sub: argparse._SubParsersAction) -> None:
     _add_io(p)
     p.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast")
     p.add_argument("--level", type=float, help="also write a prediction interval, e.g. 80")
+    _add_cluster(p)
     p.set_defaults(func=_forecast)
 
 
@@ -280,6 +318,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-channel", action="store_true",
                    help="also write each column's own score (a second scoring pass)")
     _add_keep_rows(p)
+    _add_cluster(p)
     p.set_defaults(func=_detect)
 
 
