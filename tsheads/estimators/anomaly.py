@@ -17,7 +17,7 @@ from tsheads.estimators.anomaly_views import (
     smooth,
     view_deviations,
 )
-from tsheads.estimators.base import ModelMixin, Units, series_units, to_units
+from tsheads.estimators.base import ModelMixin, Units, check_observed, series_units, to_units
 from tsheads.nn import TinyModel
 from tsheads.seasonality import detect_period
 
@@ -158,7 +158,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self._check_reindex()
         self._validate_anomaly_params()
         panel = self._panel(X, frame_kwargs)
-        _check_observed(panel.ids, panel.values)
+        check_observed(panel.ids, panel.values, MIN_OBSERVED, "anomaly scoring")
         self.units_ = {sid: series_units(v) for sid, v in zip(panel.ids, panel.values,
                                                                strict=True)}
         series = _scaled(panel.values, list(self.units_.values()))
@@ -272,7 +272,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         panel = self._panel(X, frame_kwargs)
         stats, units = self._fitted_for(panel.ids)
         full, offsets = self._with_history(panel, X, history, frame_kwargs)
-        _check_observed(panel.ids, full)
+        check_observed(panel.ids, full, MIN_OBSERVED, "anomaly scoring")
         firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
         with self._threads():
             raw = self._deviations(_scaled(full, units), firsts)
@@ -282,11 +282,11 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def _given_one(self, panel, values: np.ndarray) -> tuple:
         """`_given` for one value per step of the whole panel (a wide frame's score)."""
+        from tsheads.data import given_rows
+
         if self.reindex or panel.given is None:
             return panel, values
-        positions = panel.given.positions[0]
-        return replace(panel, index=[panel.index[0][positions]] * len(panel),
-                       frame_index=panel.given.frame_index, given=None), values[positions]
+        return given_rows(panel, panel.values)[0], values[panel.given.positions[0]]
 
     def _fitted_for(self, ids: list) -> tuple[list[dict], list[Units]]:
         """The fit statistics and units of each series; a lone series takes a lone fitted
@@ -307,17 +307,6 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         lookup = dict(zip(joined.ids, joined.values, strict=True))
         full = [lookup[sid] for sid in panel.ids]
         return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
-
-
-def _check_observed(ids: list, series: list[np.ndarray]) -> None:
-    """Too short to score is an error: the views would see nothing and every score be 0."""
-    for sid, values in zip(ids, series, strict=True):
-        observed = int(np.isfinite(values).sum())
-        if observed < MIN_OBSERVED:
-            raise ValueError(
-                f"series {sid!r} has {observed} observed values; anomaly scoring needs at "
-                f"least {MIN_OBSERVED}. Drop it or give it a longer history (history=)."
-            )
 
 
 def _scaled(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:

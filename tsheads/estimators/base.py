@@ -98,6 +98,18 @@ class ModelMixin:
             torch.set_num_threads(before)
 
 
+def check_observed(ids: list, series: list[np.ndarray], minimum: int, task: str) -> None:
+    """Every series needs ``minimum`` observed values for ``task``; the error names the first
+    that has fewer (too short must be an error, never a quiet result)."""
+    for sid, values in zip(ids, series, strict=True):
+        observed = int(np.isfinite(values).sum())
+        if observed < minimum:
+            raise ValueError(
+                f"series {sid!r} has {observed} observed values; {task} needs at least "
+                f"{minimum}. Drop it or give it a longer history."
+            )
+
+
 def is_int(value) -> bool:
     """An integer that is not a bool (``True`` would pass as 1 otherwise)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))

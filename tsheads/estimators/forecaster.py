@@ -13,7 +13,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsheads import distributed
-from tsheads.estimators.base import ModelMixin, fine_tune, from_units, series_units, to_units
+from tsheads.estimators.base import (
+    ModelMixin,
+    check_observed,
+    fine_tune,
+    from_units,
+    series_units,
+    to_units,
+)
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
 from tsheads.seasonality import detect_period, seasonal_repeat
@@ -129,7 +136,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         self._validate_common()
         self._validate_forecast_params()
         panel = self._panel(X, frame_kwargs)
-        _check_history(panel)
+        check_observed(panel.ids, panel.values, MIN_HISTORY, "forecasting")
         model = _load(self.weights)
         self.context_length_ = min(self.context_length, model.config.context_length)
         self.head_ = _resolve_head(self.head, model)
@@ -449,16 +456,6 @@ def _resolve_intervals(intervals: str, model: TinyModel) -> str:
         raise ValueError("intervals='fourier' needs a Fourier head, which these weights lack; "
                          "use intervals='backtest'.")
     return intervals
-
-
-def _check_history(panel) -> None:
-    for sid, values in zip(panel.ids, panel.values, strict=True):
-        observed = int(np.isfinite(values).sum())
-        if observed < MIN_HISTORY:
-            raise ValueError(
-                f"series {sid!r} has {observed} observed values; forecasting needs at least "
-                f"{MIN_HISTORY}. Drop it or give it a longer history."
-            )
 
 
 def _check_horizon(horizon) -> int:
