@@ -202,3 +202,43 @@ def test_autoregressive_head_predicts_one_patch(tiny_model):
     z, mask = torch.randn(3, TINY.context_length), torch.zeros(3, TINY.context_length, dtype=bool)
     out = tiny_model(z, mask, ("autoregressive",))
     assert list(out) == ["autoregressive"] and out["autoregressive"].shape == (3, 8)
+
+
+def test_season_candidates_repeat_the_period_and_score_it_in_backtests():
+    from tsheads.nn.heads import SEASON_AVERAGES, season_candidates
+
+    t = torch.arange(256, dtype=torch.float32)
+    values = torch.sin(2 * torch.pi * t / 24)[None].repeat(2, 1)
+    mask = torch.zeros(2, 256, dtype=bool)
+    mask[1, :176] = True  # the second row: 80 observed steps, left-padded
+    repeats, scores, usable = season_candidates(values, mask, (1, 24, 100), 48)
+    names = [(p, k) for p in (1, 24, 100) for k in SEASON_AVERAGES if p * k < 256]
+    day = names.index((24, 1))
+    future = torch.sin(2 * torch.pi * torch.arange(256, 256 + 48) / 24)
+    torch.testing.assert_close(repeats[0, day], future, atol=1e-4, rtol=0)
+    assert scores[0, day] < 1e-4 < scores[0, names.index((1, 1))]
+    # a period longer than the observed context cannot be backtested there
+    assert usable[0, names.index((100, 1))] and not usable[1, names.index((100, 1))]
+    assert usable[1, day] and not usable[1, names.index((24, 3))]
+
+
+def test_seasonal_forecast_head_round_trips_and_weighs_its_candidates(tmp_path):
+    config = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2,
+                           horizon=16, season_periods=[1, 12])
+    assert config.season_periods == (1, 12)
+    model = TinyModel(config).eval()
+    z, mask = torch.randn(3, 64), torch.zeros(3, 64, dtype=bool)
+    mask[2, :58] = True  # six observed steps: no period can be backtested
+    with torch.no_grad():
+        out = model.encoder(z, mask)
+        candidates, weights = model.heads["forecast"].weights(out)
+    torch.testing.assert_close(weights.sum(1), torch.ones(3))
+    assert candidates.shape == (3, 1 + 4, 16)
+    assert torch.all(weights[2, 1:] < 1e-6)  # only the network's own forecast is left
+    model.save(tmp_path / "s.pt")
+    again = TinyModel.load(tmp_path / "s.pt")
+    assert again.config == config
+    with torch.no_grad():
+        torch.testing.assert_close(again(z, mask)["forecast"], model(z, mask)["forecast"])
+    with pytest.raises(ValueError, match="season_periods"):
+        EncoderConfig(context_length=64, season_periods=(64,))

@@ -188,3 +188,37 @@ def test_init_continues_from_earlier_weights_and_records_them(tmp_path):
                         init=str(tmp_path / "a.pt"))
     with pytest.raises(ValueError, match="same network"):
         Trainer(other, corpus, synthetic())
+
+
+def test_head_forecast_trains_a_seasonal_head_on_plain_weights(tmp_path):
+    from dataclasses import replace
+
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+
+    plain = TrainConfig(steps=3, head_steps=2, batch_size=8, warmup=2, encoder=ENCODER,
+                        synthetic_pool=20)
+    pretrain(plain, tmp_path / "a.pt", real=False, progress=False)
+    earlier = TinyModel.load(tmp_path / "a.pt").state_dict()
+    seasonal = TrainConfig(steps=0, head_steps=3, batch_size=8, seed=1, synthetic_pool=20,
+                           encoder=replace(ENCODER, season_periods=(1, 8)), head_forecast=True,
+                           init=str(tmp_path / "a.pt"))
+    pretrain(seasonal, tmp_path / "b.pt", real=False, progress=False)
+    model = TinyModel.load(tmp_path / "b.pt")
+    state = model.state_dict()
+    assert model.config.season_periods == (1, 8)
+    changed = {key.split(".")[1] for key, value in state.items()
+               if key not in earlier or not torch.equal(value, earlier[key])}
+    assert changed == {"forecast", "autoregressive", "fourier"}  # the encoder stays frozen
+    assert not torch.equal(state["heads.forecast.proj.weight"],
+                           earlier["heads.forecast.proj.weight"])
+    meta = (tmp_path / "b.md").read_text()
+    assert "--season-periods 1,8" in meta and "--head-forecast" in meta
+
+
+def test_direct_loss_divides_by_the_naive_scale():
+    from tsheads.pretrain.forecast_heads import NAIVE_FLOOR, naive_scale
+
+    z = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[False, False, False, True], [False] * 4])
+    torch.testing.assert_close(naive_scale(z, mask), torch.tensor([1.0, NAIVE_FLOOR]))

@@ -23,11 +23,13 @@ def _pretrain(args: argparse.Namespace) -> int:
         raise ValueError("--steps must be >= 1 (or 0 with --init, to train only the stage-two "
                          "heads of those weights), got 0.")
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
-                            backbone=args.backbone, patch_length=args.patch_length)
+                            backbone=args.backbone, patch_length=args.patch_length,
+                            season_periods=args.season_periods)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                       lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
                       forecast_weight=args.forecast_weight, head_steps=args.head_steps,
-                      warmup=args.warmup, head_lr=args.head_lr, init=args.init)
+                      warmup=args.warmup, head_lr=args.head_lr, init=args.init,
+                      head_forecast=args.head_forecast)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -50,12 +52,18 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-steps", type=int, default=0,
                    help="stage two: steps for the autoregressive and Fourier heads")
     p.add_argument("--head-lr", type=float, default=1e-3, help="peak learning rate of stage two")
+    p.add_argument("--head-forecast", action="store_true",
+                   help="stage two trains the direct forecast head too (on the frozen "
+                   "encoder: with --steps 0 --init, a new --season-periods head alone)")
     p.add_argument("--init", help="weights to continue from (same sizes; fresh optimiser and "
                    "schedule; another --seed draws other windows)")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-layers", type=int, default=6)
     p.add_argument("--patch-length", type=int, default=8)
     p.add_argument("--backbone", choices=("mixer", "transformer"), default="mixer")
+    p.add_argument("--season-periods", type=_periods, default=(),
+                   help="comma-separated periods whose seasonal repeats the direct forecast "
+                   "head weighs and corrects (e.g. 1,7,12,24,52,168); none: the plain head")
     p.set_defaults(func=_pretrain)
 
 
@@ -235,6 +243,11 @@ def _positive_int(text: str) -> int:
 def _non_negative_int(text: str) -> int:
     """An argparse type: a whole number >= 0, or a one-line usage error naming the value."""
     return _whole_number(text, 0)
+
+
+def _periods(text: str) -> tuple[int, ...]:
+    """An argparse type: comma-separated whole numbers >= 1 ("1,24,168")."""
+    return tuple(_positive_int(part) for part in text.split(",") if part.strip())
 
 
 def _whole_number(text: str, minimum: int) -> int:

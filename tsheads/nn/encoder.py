@@ -29,8 +29,15 @@ class EncoderConfig:
     backbone: str = "mixer"  # "mixer" (TSMixer-style MLPs) or "transformer"
     n_heads: int = 4  # attention heads, transformer backbone only
     horizon: int = 96  # H_max of a direct forecast head, when one is attached
+    # Periods whose seasonal repeats the direct forecast head weighs and corrects; empty:
+    # the plain linear head of the first weights.
+    season_periods: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "season_periods", tuple(int(p) for p in self.season_periods))
+        bad = [p for p in self.season_periods if not 1 <= p < self.context_length]
+        if bad:
+            raise ValueError(f"season_periods must lie in [1, context_length), got {bad}.")
         if self.context_length % (2 * self.patch_length):
             raise ValueError(
                 f"context_length {self.context_length} must be a multiple of "
@@ -48,7 +55,7 @@ class EncoderConfig:
         return 2 * self.n_patches + self.n_registers
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "season_periods": list(self.season_periods)}
 
 
 @dataclass
@@ -59,6 +66,7 @@ class EncoderOutput:
     freq: torch.Tensor  # (B, F, D), F == P
     registers: torch.Tensor  # (B, R, D)
     filled: torch.Tensor  # (B, L): the input with hidden values linearly interpolated
+    mask: torch.Tensor  # (B, L): True where the input was hidden, missing or padding
 
     @property
     def embedding(self) -> torch.Tensor:
@@ -169,4 +177,4 @@ class Encoder(nn.Module):
         h = torch.cat([time, freq, regs], dim=1) + self.positions  # (B, T, D)
         h = self.norm(self.backbone(h))
         time, freq, regs = h.split([n_patches, n_patches, cfg.n_registers], dim=1)
-        return EncoderOutput(time=time, freq=freq, registers=regs, filled=filled)
+        return EncoderOutput(time=time, freq=freq, registers=regs, filled=filled, mask=mask)

@@ -8,6 +8,7 @@ checkpoint to their classes, so forecast heads of later versions plug in by name
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -51,6 +52,122 @@ class ForecastHead(nn.Module):
     def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, H)
         tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
         return self.proj(self.squeeze(tokens).flatten(1))  # (B, T * p) -> (B, H)
+
+
+SEASON_CHECK = 48  # steps after each backtest origin inside the context
+SEASON_ORIGINS = 4  # backtest origins, SEASON_CHECK apart, ending at the context's end
+SEASON_AVERAGES = (1, 3)  # repeats of the last season, and of the mean of the last three
+GATE_WIDTH = 32  # hidden width of the gate's per-candidate MLP
+
+
+def _repeat(filled: torch.Tensor, origin: int, period: int, seasons: int, steps: torch.Tensor
+            ) -> torch.Tensor:
+    """The mean of the ``seasons`` seasons of length ``period`` before ``origin``, repeated
+    over ``steps`` (offsets from the origin): (B, len(steps))."""
+    lags = [period * k for k in range(1, seasons + 1)]
+    return torch.stack([filled[:, origin - lag + steps % period] for lag in lags]).mean(0)
+
+
+def season_candidates(
+    filled: torch.Tensor, mask: torch.Tensor, periods: tuple[int, ...], horizon: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seasonal repeats as candidate forecasts and how each rule did inside the context.
+
+    For every period p and number of seasons k in ``SEASON_AVERAGES``, the candidate repeats
+    the mean of the last k seasons over the horizon. The same rule is backtested from
+    ``SEASON_ORIGINS`` origins in the context, each forecasting the next ``SEASON_CHECK``
+    observed steps, and its mean absolute error there is the candidate's score. Returns
+    candidates (B, C, H), scores (B, C) and a flag (B, C) where at least one backtest fits
+    in the observed context.
+    """
+    length = filled.shape[1]
+    observed = ~mask
+    first = torch.where(observed.any(1), observed.float().argmax(1), length)  # (B,)
+    ahead = torch.arange(horizon, device=filled.device)
+    check = torch.arange(SEASON_CHECK, device=filled.device)
+    candidates, scores, usable = [], [], []
+    for period in periods:
+        for seasons in SEASON_AVERAGES:
+            reach = period * seasons
+            if reach >= length:
+                continue
+            candidates.append(_repeat(filled, length, period, seasons, ahead))
+            error = torch.zeros_like(filled[:, 0])
+            count = torch.zeros_like(error)
+            for j in range(1, SEASON_ORIGINS + 1):
+                origin = length - j * SEASON_CHECK
+                if origin - reach < 0:
+                    break
+                past = _repeat(filled, origin, period, seasons, check)
+                fits = (origin - reach >= first).to(filled.dtype)[:, None]
+                scored = observed[:, origin : origin + SEASON_CHECK] * fits
+                actual = filled[:, origin : origin + SEASON_CHECK]
+                error = error + ((actual - past).abs() * scored).sum(1)
+                count = count + scored.sum(1)
+            scores.append(error / count.clamp(min=1))
+            usable.append(count > 0)
+    return torch.stack(candidates, 1), torch.stack(scores, 1), torch.stack(usable, 1)
+
+
+class SeasonalForecastHead(nn.Module):
+    """Direct forecast as a learned choice between the network's own forecast and seasonal
+    repeats of the context.
+
+    The network forecast is the first weights' linear map of every token; the repeats are
+    ``season_candidates``. A gate weighs them per window: each repeat by how it did in
+    backtests inside the context (and the window's embedding), the network by the best
+    repeat's backtest error, how far that beats a flat forecast, and the embedding. The
+    first weights' linear head could express a seasonal repeat but learned to smooth the
+    season and lag it; here the repeat is given, and choosing the period (or no period) is
+    part of the network rather than a switch around it.
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.periods = config.season_periods
+        self.horizon = config.horizon
+        n_candidates = sum(p * k < config.context_length for p in self.periods
+                           for k in SEASON_AVERAGES)
+        self.squeeze = nn.Linear(config.d_model, config.patch_length)
+        self.proj = nn.Linear(config.n_tokens * config.patch_length, config.horizon)
+        self.score_mlp = nn.Sequential(nn.Linear(3, GATE_WIDTH), nn.GELU(),
+                                       nn.Linear(GATE_WIDTH, 1))
+        self.sharpness = nn.Parameter(torch.tensor(5.0))  # a lower score, a larger weight
+        self.embedding_gate = nn.Linear(config.d_model, n_candidates)
+        nn.init.zeros_(self.embedding_gate.weight)
+        self.network_gate = nn.Sequential(nn.Linear(2 + config.d_model, GATE_WIDTH),
+                                          nn.GELU(), nn.Linear(GATE_WIDTH, 1))
+
+    def weights(self, out: EncoderOutput) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidates (B, 1 + C, H), the network's forecast first, and the gate's weights
+        (B, 1 + C), summing to one per row."""
+        repeats, scores, usable = season_candidates(out.filled, out.mask, self.periods,
+                                                    self.horizon)
+        log_score = torch.log(scores + 1e-3)
+        best = log_score.masked_fill(~usable, float("inf")).amin(1, keepdim=True)
+        best = torch.where(torch.isfinite(best), best, torch.zeros_like(best))
+        flat = log_score[:, :1]  # the first period is 1: the last value, repeated
+        features = torch.stack([log_score, log_score - best, log_score - flat.expand_as(
+            log_score)], -1)
+        logits = (self.score_mlp(features).squeeze(-1) - self.sharpness * (log_score - best)
+                  + self.embedding_gate(out.embedding))
+        network_logit = self.network_gate(torch.cat([best, best - flat, out.embedding], 1))
+        tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
+        network = self.proj(self.squeeze(tokens).flatten(1))  # (B, H)
+        candidates = torch.cat([network[:, None], repeats], 1)
+        offered = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
+        logits = torch.cat([network_logit, logits], 1).masked_fill(~offered, -1e9)
+        return candidates, torch.softmax(logits, dim=1)
+
+    def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, H)
+        candidates, weights = self.weights(out)
+        return (weights[:, :, None] * candidates).sum(1)
+
+
+def forecast_head(config: EncoderConfig) -> nn.Module:
+    """The direct forecast head a config asks for: on seasonal repeats when it names
+    ``season_periods``, the plain linear head otherwise."""
+    return SeasonalForecastHead(config) if config.season_periods else ForecastHead(config)
 
 
 AR_WIDTH = 256  # hidden width of the autoregressive head's MLP
@@ -182,10 +299,10 @@ def fourier_samples(
     return _to_residual(x).reshape(*probs.shape[:-1], n_samples)
 
 
-HEADS: dict[str, type[nn.Module]] = {
+HEADS: dict[str, Callable[[EncoderConfig], nn.Module]] = {
     "reconstruction": ReconstructionHead,
     "spectrum": SpectrumHead,
-    "forecast": ForecastHead,
+    "forecast": forecast_head,
     "autoregressive": AutoregressiveHead,
     "fourier": FourierHead,
 }

@@ -97,9 +97,11 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
         f"--seed {cfg.seed} --lr {cfg.lr:g} --warmup {cfg.warmup}",
         f"--synthetic-share {cfg.synthetic_share:g}",
         f"--forecast-weight {cfg.forecast_weight:g} --head-steps {cfg.head_steps}",
-        f"--head-lr {cfg.head_lr:g}",
+        f"--head-lr {cfg.head_lr:g}{' --head-forecast' if cfg.head_forecast else ''}",
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
+        *([f"--season-periods {','.join(map(str, enc.season_periods))}"]
+          if enc.season_periods else []),
         *([f"--init {shlex.quote(cfg.init)}"] if cfg.init else []),
         f"--out {shlex.quote(str(out))}",
     ]

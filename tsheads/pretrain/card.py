@@ -29,6 +29,7 @@ def render(meta: dict, notes: str = "") -> str:
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
         stage_two=_stage_two(meta), lr=train["lr"], warmup=train.get("warmup", 300),
+        season=_season(meta["config"]),
         parent=_parent_section(meta.get("init")), continued=_continued(meta.get("init")),
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
         if meta.get("init") else "",
@@ -37,6 +38,8 @@ def render(meta: dict, notes: str = "") -> str:
 
 def _curve(history: list[dict]) -> str:
     """Rows of a stage-one loss table."""
+    if not history:
+        return "| 0 | 0 | (no stage-one steps in this run) | | |"
     return "\n".join(
         f"| {h['step']} | {h['minutes']} | {h['time']:.4f} | {h['spectrum']:.4f} | "
         f"{h.get('forecast', float('nan')):.4f} |" for h in history)
@@ -64,19 +67,43 @@ def _continued(parent: dict | None) -> str:
 
 
 def _stage_two(meta: dict) -> str:
-    """The card's section on the autoregressive and Fourier heads, when they were trained."""
+    """The card's section on the heads trained on the frozen encoder, when they were."""
     if not meta.get("head_steps_done"):
         return ""
+    direct = meta["train"].get("head_forecast", False)
     curve = "\n".join(f"| {h['step']} | {h['minutes']} | {h['autoregressive']:.4f} | "
-                      f"{h['fourier']:.4f} |" for h in meta["head_history"])
-    return STAGE_TWO.format(steps=meta["head_steps_done"], minutes=meta["head_minutes"],
-                            batch=meta["train"]["batch_size"], lr=meta["train"]["head_lr"],
-                            curve=curve)
+                      f"{h['fourier']:.4f} |" + (f" {h['forecast']:.4f} |" if direct else "")
+                      for h in meta["head_history"])
+    return STAGE_TWO.format(
+        steps=meta["head_steps_done"], minutes=meta["head_minutes"],
+        batch=meta["train"]["batch_size"], lr=meta["train"]["head_lr"], curve=curve,
+        direct=DIRECT_IN_STAGE_TWO if direct else "",
+        direct_column=" direct: mean abs error / naive scale |" if direct else "",
+        direct_rule="---:|" if direct else "")
 
+
+def _season(config: dict) -> str:
+    """The card's sentence on the direct head's seasonal candidates, when it has them."""
+    periods = config.get("season_periods")
+    if not periods:
+        return ""
+    return SEASON.format(periods=", ".join(map(str, periods)))
+
+
+SEASON = """- **Direct forecast head:** a learned gate weighs the network's own forecast (a linear
+  map of every token) against seasonal repeats of the context, for periods {periods}, each of
+  the last season and of the mean of the last three; each repeat is scored by backtests
+  from four origins, 48 steps apart, at the end of the context.
+"""
+
+DIRECT_IN_STAGE_TWO = """The direct forecast head (with its gate) is trained here too,
+from the earlier weights' linear map, on its absolute error divided by the window's mean
+absolute step-to-step change (the scale of MASE, floored at 0.05).
+"""
 
 STAGE_TWO = """
-## Stage two: autoregressive and Fourier heads
-
+## Stage two: heads on the frozen encoder
+{direct}
 {steps:,} steps of {batch} clean windows (nothing hidden) with the encoder and the stage-one
 heads frozen, so their outputs are exactly those of stage one; AdamW at lr {lr:g} (100 warm-up
 steps, cosine to a tenth); {minutes:.1f} minutes. The autoregressive head predicts the next
@@ -86,8 +113,8 @@ MSE over all 4. The Fourier head gives, per step of the next 96, a 32-term Fouri
 x = tanh(r / 2) for the residual r of the value around the direct forecast; loss: cross-entropy
 over 128 bins of [-1, 1] plus 1e-4 x the smoothness penalty sum k^2 |c_k|^2.
 
-| step | minutes | autoregressive MSE (4 patches) | Fourier NLL (bins) |
-|---:|---:|---:|---:|
+| step | minutes | autoregressive MSE (4 patches) | Fourier NLL (bins) |{direct_column}
+|---:|---:|---:|---:|{direct_rule}
 {curve}
 """
 
@@ -123,7 +150,7 @@ MODEL_CARD = """# tsheads tiny model card
   steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
   Masks per window: scattered points, whole patches, hybrid (half each) or one long gap plus
   points, at ratios U(0.05, 0.6); 30 % of windows are shown whole.
-- **Training:** {steps:,} steps{continued} of {batch} windows of 512 steps,
+{season}- **Training:** {steps:,} steps{continued} of {batch} windows of 512 steps,
   AdamW (lr {lr:g}, weight decay 0.01, {warmup} warm-up steps, cosine to a tenth), gradient
   clipping at 1; {minutes:.1f} minutes of compute on {threads} CPU threads.
 - **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style

@@ -23,6 +23,7 @@ from tsheads.windows import ABS_FLOOR, CLIP, REL_FLOOR
 
 ROLLOUT_PATCHES = 4  # patches each window is rolled forward per step
 FOURIER_GAMMA = 1e-4  # weight of the smoothness penalty
+NAIVE_FLOOR = 0.05  # least naive scale (window units) a direct-forecast error is divided by
 
 
 def freeze_all_but(model: TinyModel, heads: tuple[str, ...] = FORECAST_HEADS) -> list:
@@ -82,11 +83,38 @@ def rollout_loss(model: TinyModel, z, mask, out, future, known) -> torch.Tensor:
     return torch.stack(errors).sum() / torch.stack(weights).sum().clamp(min=1)
 
 
-def head_losses(model: TinyModel, z, mask, future, known) -> dict[str, torch.Tensor]:
-    """Both stage-two losses from one encoder pass over the clean contexts."""
+def naive_scale(z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute step-to-step change of each window's visible values (B,), floored at
+    ``NAIVE_FLOOR``: the scale of a flat forecast's error, as MASE uses it."""
+    seen = (~mask).float()
+    pairs = seen[:, 1:] * seen[:, :-1]
+    change = ((z[:, 1:] - z[:, :-1]).abs() * pairs).sum(1) / pairs.sum(1).clamp(min=1)
+    return change.clamp(min=NAIVE_FLOOR)
+
+
+def direct_loss(model: TinyModel, out, z, mask, future: torch.Tensor, known: torch.Tensor):
+    """Absolute error of the direct forecast head on the known future steps, relative to
+    the window's ``naive_scale``.
+
+    Relative absolute errors (as MASE measures them) keep noisy windows from outweighing
+    smooth ones and make the seasonal gate choose between candidates rather than hedge
+    between them, as a squared error would.
+    """
+    weight = known.float() / naive_scale(z, mask)[:, None]
+    error = (model.heads["forecast"](out) - future).abs() * weight
+    return error.sum() / known.float().sum().clamp(min=1)
+
+
+def head_losses(model: TinyModel, z, mask, future, known, *, direct: bool = False
+                ) -> dict[str, torch.Tensor]:
+    """The stage-two losses from one encoder pass over the clean contexts; with ``direct``
+    the direct forecast head's too."""
     with torch.no_grad():
         out = model.encoder(z, mask)
-    return {
+    parts = {
         "fourier": fourier_loss(model, out, future, known),
         "autoregressive": rollout_loss(model, z, mask, out, future, known),
     }
+    if direct:
+        parts["forecast"] = direct_loss(model, out, z, mask, future, known)
+    return parts

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ class TrainConfig:
     forecast_weight: float = 0.2  # forecast errors are heavy-tailed: keep them from dominating
     head_steps: int = 0  # stage two: autoregressive + Fourier heads on the frozen encoder
     head_lr: float = 1e-3
+    head_forecast: bool = False  # stage two trains the direct forecast head too
     init: str | None = None  # weights to continue from (fresh optimiser and schedule)
     checkpoint_seconds: float = 180.0
     log_every: int = 250
@@ -209,8 +210,8 @@ class Trainer:
 
 
 class HeadTrainer(Trainer):
-    """Stage two: the autoregressive and Fourier heads on the frozen stage-one encoder,
-    from clean contexts (nothing hidden)."""
+    """Stage two: the autoregressive and Fourier heads (and with ``head_forecast`` the
+    direct one) on the frozen stage-one encoder, from clean contexts (nothing hidden)."""
 
     stage = 2
 
@@ -224,8 +225,9 @@ class HeadTrainer(Trainer):
         new = tuple(f"heads.{name}." for name in FORECAST_HEADS)
         if any(not key.startswith(new) for key in missing):
             raise ValueError(f"stage-one state lacks encoder weights: {missing[:3]}...")
+        heads = FORECAST_HEADS + (("forecast",) if cfg.head_forecast else ())
         self.optimizer = torch.optim.AdamW(
-            freeze_all_but(self.model), lr=cfg.head_lr, weight_decay=cfg.weight_decay
+            freeze_all_but(self.model, heads), lr=cfg.head_lr, weight_decay=cfg.weight_decay
         )
 
     @property
@@ -238,10 +240,11 @@ class HeadTrainer(Trainer):
     def step_losses(self) -> dict[str, torch.Tensor]:
         context, future = self.sampler.sample(self.cfg.batch_size)
         batch = make_batch(context, future, np.zeros(context.shape, dtype=bool))
-        return head_losses(self.model, batch.z, batch.mask, batch.future, batch.future_known)
+        return head_losses(self.model, batch.z, batch.mask, batch.future, batch.future_known,
+                           direct=self.cfg.head_forecast)
 
     def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
-        return parts["fourier"] + parts["autoregressive"]
+        return sum(parts.values())
 
     def train_step(self) -> dict[str, float]:
         self.model.encoder.eval()  # frozen: no dropout either
@@ -250,14 +253,16 @@ class HeadTrainer(Trainer):
 
 def _load_matching(model: TinyModel, path: str) -> None:
     """Start ``model`` from the weights at ``path``: every tensor that both have. The
-    encoder configs must agree, so a continued run trains the same network further."""
+    encoder configs must agree, so a continued run trains the same network further; a
+    forecast head that changes kind (``season_periods``) keeps what it shares."""
     earlier = TinyModel.load(path)
-    if earlier.config != model.config:
+    if replace(earlier.config, season_periods=()) != replace(model.config, season_periods=()):
         raise ValueError(f"--init {path} has config {earlier.config.to_dict()}, this run "
-                         f"{model.config.to_dict()}; a continued run keeps the same network.")
+                         f"{model.config.to_dict()}; a continued run keeps the same network "
+                         "(only the forecast head's season_periods may change).")
     own = model.state_dict()
-    model.load_state_dict({k: v for k, v in earlier.state_dict().items() if k in own},
-                          strict=False)
+    model.load_state_dict({k: v for k, v in earlier.state_dict().items()
+                           if k in own and own[k].shape == v.shape}, strict=False)
 
 
 def checkpoint_path(out: Path, stage: int = 1) -> Path:
