@@ -6,9 +6,11 @@ file on the same windows:
 
 - ETTh1 validation split (rows 8,640-11,519; contexts reach back into train), every channel,
   z-normalised with train statistics, windows every 96 steps: forecast MSE at 96 and 192 for
-  the direct head and the ensemble (network alone, no seasonal switch);
+  each ``VARIANTS`` row: the direct head (with and without the Fourier density's mean), the
+  ensemble (network alone), and ``head="auto"`` (the product default, which may hand a
+  series to the seasonal repeat) on the shipped ``AUTO_HEAD`` and on the direct head;
 - M4 Hourly, inside the train split: the last 48 values of each train series are hidden and
-  forecast from the rest (the test file is not read), MASE (m = 24) of the network alone,
+  forecast from the rest (the test file is not read), MASE (m = 24) of each variant,
   with full contexts and with contexts cut to their last 104 values;
 - ETTh1 validation split, reconstruction of hidden points (random and hybrid masks, 12.5 %
   and 50 %), MSE on the hidden points.
@@ -20,6 +22,7 @@ Usage: python benchmarks/validate.py WEIGHTS [WEIGHTS ...] [--out PATH] [--threa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -34,10 +37,17 @@ from common import DATA, ETT_VAL, ett_h1_normalised, markdown_table  # noqa: E40
 from reconstruction import masks  # noqa: E402
 
 from tsheads import Forecaster  # noqa: E402
+from tsheads.estimators import forecaster as forecaster_module  # noqa: E402
 from tsheads.runtime import load_model, reconstruct  # noqa: E402
 
 CONTEXT, STRIDE, HORIZONS, M4_H, SEASON, SHORT = 512, 96, (96, 192), 48, 24, 104
-HEADS = ("direct", "ensemble")
+VARIANTS = {  # row name -> Forecaster keywords; "auto" is the product default
+    "direct": {"head": "direct"},
+    "direct, density_mean=False": {"head": "direct", "density_mean": False},
+    "ensemble": {"head": "ensemble"},
+    "auto": {"head": "auto"},
+    "auto on the direct head": {"head": "auto", "auto_head": "direct"},
+}
 
 
 def ett_windows() -> tuple[np.ndarray, np.ndarray]:
@@ -50,25 +60,39 @@ def ett_windows() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(contexts), np.stack(targets)
 
 
-def forecast(weights: str | None, contexts: list[np.ndarray], horizon: int, head: str
+def forecast(weights: str | None, contexts: list[np.ndarray], horizon: int, variant: str
              ) -> np.ndarray:
-    """(N, horizon) forecasts of the network alone, one series per context (array input)."""
+    """(N, horizon) forecasts of one ``VARIANTS`` row, one series per context (array
+    input)."""
     out = []
     for width in sorted({len(c) for c in contexts}):
         rows = [i for i, c in enumerate(contexts) if len(c) == width]
         block = np.column_stack([contexts[i] for i in rows])
-        fitted = Forecaster(weights=weights, head=head).fit(block)
-        out.append((rows, fitted.predict(horizon).T))
+        params = dict(VARIANTS[variant])
+        with auto_head(params.pop("auto_head", forecaster_module.AUTO_HEAD)):
+            fitted = Forecaster(weights=weights, **params).fit(block)
+            out.append((rows, fitted.predict(horizon).T))
     result = np.empty((len(contexts), horizon))
     for rows, values in out:
         result[rows] = values
     return result
 
 
+@contextlib.contextmanager
+def auto_head(name: str):
+    """Within this block ``head="auto"`` builds on ``name`` (the seasonal check on top)."""
+    shipped = forecaster_module.AUTO_HEAD
+    forecaster_module.AUTO_HEAD = name
+    try:
+        yield
+    finally:
+        forecaster_module.AUTO_HEAD = shipped
+
+
 def ett_scores(weights: str | None) -> dict[str, float]:
     contexts, targets = ett_windows()
     scores = {}
-    for head in HEADS:
+    for head in VARIANTS:
         pred = forecast(weights, list(contexts), max(HORIZONS), head)
         for h in HORIZONS:
             error = pred[:, :h] - targets[:, :h]
@@ -90,7 +114,7 @@ def mase(history: list[np.ndarray], actual: np.ndarray, pred: np.ndarray) -> flo
 def m4_scores(weights: str | None) -> dict[str, float]:
     history, actual = m4_holdout()
     scores = {}
-    for head in HEADS:
+    for head in VARIANTS:
         scores[f"M4 holdout MASE {head}"] = mase(history, actual,
                                                  forecast(weights, history, M4_H, head))
         short = [h[-SHORT:] for h in history]

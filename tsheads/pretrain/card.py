@@ -23,14 +23,13 @@ def render(meta: dict, notes: str = "") -> str:
     return MODEL_CARD.format(
         params=meta["parameters"], config=json.dumps(meta["config"]),
         heads=", ".join(meta["heads"]),
-        steps=meta["steps_done"], batch=train["batch_size"], minutes=meta["minutes"],
-        threads=meta["threads"], synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
+        synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
         rows=rows or "| (none) | | |", curve=_curve(meta["history"]), command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
-        stage_two=_stage_two(meta), lr=train["lr"], warmup=train.get("warmup", 300),
-        season=_season(meta["config"]),
-        parent=_parent_section(meta.get("init")), continued=_continued(meta.get("init")),
+        stage_two=_stage_two(meta),
+        season=_season(meta["config"]), training=_training(meta),
+        parent=_parent_section(meta.get("init")),
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
         if meta.get("init") else "",
     )
@@ -80,6 +79,19 @@ def _stage_two(meta: dict) -> str:
         direct=DIRECT_IN_STAGE_TWO if direct else "",
         direct_column=" direct: mean abs error / naive scale |" if direct else "",
         direct_rule="---:|" if direct else "")
+
+
+def _training(meta: dict) -> str:
+    """The card's line on stage one: its steps, optimiser and compute, or that it was skipped."""
+    train = meta["train"]
+    if not meta["steps_done"]:
+        return ("no stage-one steps: the encoder and its reconstruction and spectrum heads are "
+                "the earlier weights' (see \"Continued from\"), unchanged.")
+    return (f"{meta['steps_done']:,} steps{_continued(meta.get('init'))} of "
+            f"{train['batch_size']} windows of 512 steps,\n  AdamW (lr {train['lr']:g}, weight "
+            f"decay 0.01, {train.get('warmup', 300)} warm-up steps, cosine to a tenth), gradient"
+            f"\n  clipping at 1; {meta['minutes']:.1f} minutes of compute on {meta['threads']} "
+            "CPU threads.")
 
 
 def _season(config: dict) -> str:
@@ -150,9 +162,7 @@ MODEL_CARD = """# tsheads tiny model card
   steps from the direct forecast head, all in the window's normalised scale (clipped at +-20).
   Masks per window: scattered points, whole patches, hybrid (half each) or one long gap plus
   points, at ratios U(0.05, 0.6); 30 % of windows are shown whole.
-{season}- **Training:** {steps:,} steps{continued} of {batch} windows of 512 steps,
-  AdamW (lr {lr:g}, weight decay 0.01, {warmup} warm-up steps, cosine to a tenth), gradient
-  clipping at 1; {minutes:.1f} minutes of compute on {threads} CPU threads.
+{season}- **Training:** {training}
 - **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
   Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
   drawn per dataset (weight proportional to the square root of its points), then per series, from:
