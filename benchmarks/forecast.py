@@ -18,7 +18,7 @@ Needs the peers, which live outside the main venv: run it in .venv-bench
 
 Usage: python benchmarks/forecast.py [--weights PATH] [--out PATH] [--quick] [--skip-ets]
                                      [--threads N] [--stride N] [--fine-tune-steps N]
-                                     [--heads H,..] [--unmirrored H,..] [--unshifted H,..]
+                                     [--heads H,..] [--unmirrored H,..] [--shifted H,..]
                                      [--tsheads-stand-in]
 """
 
@@ -164,7 +164,14 @@ def seasonal_note(df: pd.DataFrame, horizon: int, args: argparse.Namespace, labe
         uses = forecaster(args).fit(df).backtest_summary(horizon)["uses"]
     seasonal = int((uses == "seasonal").sum())
     return (f"{label}: `head=\"auto\"` repeated the last season on {seasonal} of {len(uses)} "
-            f"series at h = {horizon}; the rest got the network ensemble.")
+            f"series at h = {horizon}; the rest got the network's {auto_head()} head.")
+
+
+def auto_head() -> str:
+    """The head ``head="auto"`` builds on (``tsheads.estimators.forecaster.AUTO_HEAD``)."""
+    from tsheads.estimators.forecaster import AUTO_HEAD
+
+    return AUTO_HEAD
 
 
 def variant(head: str, **off: bool) -> str:
@@ -175,10 +182,11 @@ def variant(head: str, **off: bool) -> str:
 
 def head_variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
     """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped,
-    ``--unmirrored`` with mirror averaging off, ``--unshifted`` without the density mean."""
+    ``--unmirrored`` with mirror averaging off, ``--shifted`` with the density mean on."""
     rows = [(variant(h), {"head": h}) for h in args.heads]
-    for flag, option in (("unmirrored", "mirror"), ("unshifted", "density_mean")):
-        rows += [(variant(h, **{option: False}), {"head": h, option: False})
+    for flag, option, value in (("unmirrored", "mirror", False),
+                                ("shifted", "density_mean", True)):
+        rows += [(variant(h, **{option: value}), {"head": h, option: value})
                  for h in getattr(args, flag)]
     return rows
 
@@ -588,12 +596,12 @@ def header(args: argparse.Namespace, seconds: float, warm: float, n_series: int)
         f"`tsheads.Forecaster`, weights `{args.weights or 'shipped'}`")
     return (
         "# Forecasting: tsheads against statistical and linear peers\n\n"
-        f"- tsheads: {name}. The row `tsheads (zero-shot)` is `head=\"auto\"`: the network "
-        "ensemble (direct + autoregressive heads), except for a series whose last season, "
-        "repeated, beat the ensemble by 20 % on 3 backtests at the end of its own history; the "
+        f"- tsheads: {name}. The row `tsheads (zero-shot)` is `head=\"auto\"`: the network's "
+        f"{auto_head()} head, except for a series whose last season, "
+        f"repeated, beat it by 20 % on 3 backtests at the end of its own history; the "
         "`head=...` rows are the network alone. Every row forecasts mirrored (`mirror=True`) "
-        "and with the direct head's distribution mean (`density_mean=True`: the direct head "
-        "plus the mean of the Fourier head's density around it) unless its name says "
+        "and with the direct head's own value (`density_mean=False`; `density_mean=True` adds "
+        "the mean of the Fourier head's density around it) unless its name says "
         "otherwise.\n"
         f"- ETTh1: test split rows {ETT_TEST[0]}-{ETT_TEST[1] - 1}, z-normalised with train "
         f"statistics; context {CONTEXT}; all 7 channels; window stride {args.stride}"
@@ -664,9 +672,9 @@ def main() -> None:
     parser.add_argument("--unmirrored", default="direct,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="forecast heads to run again with mirror=False (comma-separated)")
-    parser.add_argument("--unshifted", default="direct,ensemble",
+    parser.add_argument("--shifted", default="direct,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
-                        help="forecast heads to run again with density_mean=False "
+                        help="forecast heads to run again with density_mean=True "
                              "(comma-separated)")
     parser.add_argument("--intervals", default="backtest,fourier",
                         type=lambda text: [h for h in text.split(",") if h],

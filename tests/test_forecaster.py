@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsheads import Forecaster
+from tsheads.estimators.forecaster import AUTO_HEAD
 from tsheads.nn import TinyModel
 
 
@@ -245,10 +246,10 @@ def test_auto_repeats_the_season_of_a_series_the_network_forecasts_worse(tiny_we
     assert list(summary.columns) == ["period", "backtests", "network_mae", "seasonal_mae", "uses"]
     assert summary.loc["periodic", "period"] == 24 and summary.loc["periodic", "backtests"] == 3
     assert summary.loc["periodic", "uses"] == "seasonal"
-    assert summary.loc["walk", "uses"] == "ensemble" and pd.isna(summary.loc["walk", "period"])
+    assert summary.loc["walk", "uses"] == AUTO_HEAD and pd.isna(summary.loc["walk", "period"])
     out = fc.predict(12)
     np.testing.assert_allclose(out["periodic"], np.resize(periodic[536:], 12), rtol=1e-9)
-    network = Forecaster(weights=tiny_weights, head="ensemble").fit(frame).predict(12)
+    network = Forecaster(weights=tiny_weights, head=AUTO_HEAD).fit(frame).predict(12)
     np.testing.assert_allclose(out["walk"], network["walk"], rtol=1e-6)
     assert not np.allclose(network["periodic"], out["periodic"], atol=1e-3)
     assert (Forecaster(weights=tiny_weights, head="ensemble").fit(frame).backtest_summary(24)
@@ -257,7 +258,7 @@ def test_auto_repeats_the_season_of_a_series_the_network_forecasts_worse(tiny_we
     # context: no backtest compares like with like, so the network forecasts
     short = Forecaster(weights=tiny_weights).fit(frame.iloc[-70:])
     assert (short.backtest_summary(12)["backtests"] == 0).all()
-    assert (short.backtest_summary(12)["uses"] == "ensemble").all()
+    assert (short.backtest_summary(12)["uses"] == AUTO_HEAD).all()
 
 
 def test_a_single_level_or_quantile_needs_no_list(tiny_weights):

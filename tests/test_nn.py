@@ -205,21 +205,24 @@ def test_autoregressive_head_predicts_one_patch(tiny_model):
 
 
 def test_season_candidates_repeat_the_period_and_score_it_in_backtests():
-    from tsheads.nn.heads import SEASON_AVERAGES, season_candidates
+    from tsheads.nn.heads import season_candidates, season_rules
 
     t = torch.arange(256, dtype=torch.float32)
     values = torch.sin(2 * torch.pi * t / 24)[None].repeat(2, 1)
     mask = torch.zeros(2, 256, dtype=bool)
     mask[1, :176] = True  # the second row: 80 observed steps, left-padded
     repeats, scores, usable = season_candidates(values, mask, (1, 24, 100), 48)
-    names = [(p, k) for p in (1, 24, 100) for k in SEASON_AVERAGES if p * k < 256]
-    day = names.index((24, 1))
+    names = [(p, k) for p, k, drift in season_rules((1, 24, 100), 256) if not drift]
+    assert len(names) == repeats.shape[1] - 3  # each period has a drift rule too
+    names = [(p, k, d) for p, k, d in season_rules((1, 24, 100), 256)]
+    day = names.index((24, 1, False))
     future = torch.sin(2 * torch.pi * torch.arange(256, 256 + 48) / 24)
     torch.testing.assert_close(repeats[0, day], future, atol=1e-4, rtol=0)
-    assert scores[0, day] < 1e-4 < scores[0, names.index((1, 1))]
+    assert scores[0, day] < 1e-4 < scores[0, names.index((1, 1, False))]
     # a period longer than the observed context cannot be backtested there
-    assert usable[0, names.index((100, 1))] and not usable[1, names.index((100, 1))]
-    assert usable[1, day] and not usable[1, names.index((24, 3))]
+    assert usable[0, names.index((100, 1, False))]
+    assert not usable[1, names.index((100, 1, False))]
+    assert usable[1, day] and not usable[1, names.index((24, 3, False))]
 
 
 def test_seasonal_forecast_head_round_trips_and_weighs_its_candidates(tmp_path):
@@ -233,7 +236,7 @@ def test_seasonal_forecast_head_round_trips_and_weighs_its_candidates(tmp_path):
         out = model.encoder(z, mask)
         candidates, weights = model.heads["forecast"].weights(out)
     torch.testing.assert_close(weights.sum(1), torch.ones(3))
-    assert candidates.shape == (3, 1 + 4, 16)
+    assert candidates.shape == (3, 1 + 6, 16)  # the network, 3 rules for each period
     assert torch.all(weights[2, 1:] < 1e-6)  # only the network's own forecast is left
     model.save(tmp_path / "s.pt")
     again = TinyModel.load(tmp_path / "s.pt")
@@ -242,3 +245,20 @@ def test_seasonal_forecast_head_round_trips_and_weighs_its_candidates(tmp_path):
         torch.testing.assert_close(again(z, mask)["forecast"], model(z, mask)["forecast"])
     with pytest.raises(ValueError, match="season_periods"):
         EncoderConfig(context_length=64, season_periods=(64,))
+
+
+def test_drift_rule_continues_a_trend_with_its_season_and_detection_finds_the_period():
+    from tsheads.nn.heads import detected_period, season_candidates, season_rules
+
+    t = torch.arange(300, 300 + 48, dtype=torch.float32)
+    past = torch.arange(300, dtype=torch.float32)
+    values = (torch.sin(2 * torch.pi * past / 50) + 0.01 * past)[None]
+    mask = torch.zeros(1, 300, dtype=bool)
+    assert int(detected_period(values, mask)) == 50
+    repeats, scores, _ = season_candidates(values, mask, (7,), 48, detect=True)
+    names = season_rules((7,), 300) + [("found", 1, False), ("found", 3, False),
+                                       ("found", 1, True)]
+    drift = names.index(("found", 1, True))
+    future = torch.sin(2 * torch.pi * t / 50) + 0.01 * t
+    torch.testing.assert_close(repeats[0, drift], future, atol=1e-3, rtol=0)
+    assert scores[0, drift] < 1e-3 < scores[0, names.index(("found", 1, False))]

@@ -24,7 +24,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                          "heads of those weights), got 0.")
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
                             backbone=args.backbone, patch_length=args.patch_length,
-                            season_periods=args.season_periods)
+                            season_periods=args.season_periods,
+                            detect_period=args.detect_period)
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
                       lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
                       forecast_weight=args.forecast_weight, head_steps=args.head_steps,
@@ -64,6 +65,9 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--season-periods", type=_periods, default=(),
                    help="comma-separated periods whose seasonal repeats the direct forecast "
                    "head weighs and corrects (e.g. 1,7,12,24,52,168); none: the plain head")
+    p.add_argument("--detect-period", action="store_true",
+                   help="with --season-periods: also repeat each window's own period, found "
+                   "from its autocorrelation")
     p.set_defaults(func=_pretrain)
 
 

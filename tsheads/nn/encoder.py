@@ -32,6 +32,7 @@ class EncoderConfig:
     # Periods whose seasonal repeats the direct forecast head weighs and corrects; empty:
     # the plain linear head of the first weights.
     season_periods: tuple[int, ...] = ()
+    detect_period: bool = False  # ... plus each window's own period, from its autocorrelation
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "season_periods", tuple(int(p) for p in self.season_periods))

@@ -56,56 +56,114 @@ class ForecastHead(nn.Module):
 
 SEASON_CHECK = 48  # steps after each backtest origin inside the context
 SEASON_ORIGINS = 4  # backtest origins, SEASON_CHECK apart, ending at the context's end
-SEASON_AVERAGES = (1, 3)  # repeats of the last season, and of the mean of the last three
+# (seasons, drift) of each repeat: the last season, the mean of the last three, and the last
+# season plus the change in level between the last two
+SEASON_RULES = ((1, False), (3, False), (1, True))
 GATE_WIDTH = 32  # hidden width of the gate's per-candidate MLP
 
 
-def _repeat(filled: torch.Tensor, origin: int, period: int, seasons: int, steps: torch.Tensor
-            ) -> torch.Tensor:
-    """The mean of the ``seasons`` seasons of length ``period`` before ``origin``, repeated
-    over ``steps`` (offsets from the origin): (B, len(steps))."""
-    lags = [period * k for k in range(1, seasons + 1)]
-    return torch.stack([filled[:, origin - lag + steps % period] for lag in lags]).mean(0)
+PEAK_SHARE = 0.9  # the detected period: the shortest ACF peak within this share of the best
+MIN_ACF = 0.2  # ... and above this autocorrelation (the rule of tsheads.seasonality)
+
+
+def _repeat(filled: torch.Tensor, total: torch.Tensor, origin: int, period: torch.Tensor,
+            rule: tuple[int, bool], steps: torch.Tensor) -> torch.Tensor:
+    """The forecast of one seasonal ``rule`` (seasons k, drift) made at ``origin`` for
+    ``steps`` (offsets from it), each row with its own ``period`` (B, 1): the mean of the
+    last k seasons repeated, and with drift the last season plus the change between the
+    means of the last two seasons, once per season ahead. ``total`` (B, L + 1) holds the
+    running sums of ``filled`` from 0. Returns (B, len(steps))."""
+    length = filled.shape[1]
+    seasons, drift = rule
+
+    def at(lag: torch.Tensor) -> torch.Tensor:
+        return filled.gather(1, (origin - lag + steps % period).clamp(0, length - 1))
+
+    repeat = torch.stack([at(period * k) for k in range(1, seasons + 1)]).mean(0)
+    if not drift:
+        return repeat
+    ends = [(origin - period * k).clamp(0, length) for k in range(3)]
+    last = (total.gather(1, ends[0]) - total.gather(1, ends[1])) / period
+    before = (total.gather(1, ends[1]) - total.gather(1, ends[2])) / period
+    return repeat + (steps // period + 1) * (last - before)
+
+
+def season_rules(periods: tuple[int, ...], length: int) -> list[tuple[int, int, bool]]:
+    """(period, seasons, drift) of every fixed-period candidate that fits in ``length``."""
+    return [(p, k, drift) for p in periods for k, drift in SEASON_RULES
+            if p * max(k, 2 if drift else 1) < length]
+
+
+def detected_period(filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each window's period (B, 1) from the autocorrelation of its detrended observed
+    values: the shortest peak within ``PEAK_SHARE`` of the highest one, between lag 3 and half the
+    observed length; 1 where no peak reaches ``MIN_ACF``."""
+    length = filled.shape[1]
+    seen = (~mask).to(filled.dtype)
+    count = seen.sum(1, keepdim=True).clamp(min=1)
+    steps = torch.arange(length, device=filled.device, dtype=filled.dtype)
+    t = steps - (steps * seen).sum(1, keepdim=True) / count
+    x = filled - (filled * seen).sum(1, keepdim=True) / count
+    slope = (t * x * seen).sum(1, keepdim=True) / (t * t * seen).sum(1, keepdim=True).clamp(
+        min=1e-8)
+    x = (x - slope * t) * seen  # without its linear trend, which would mask the season
+    power = torch.fft.irfft(torch.fft.rfft(x, n=2 * length).abs() ** 2, n=2 * length)
+    pairs = torch.fft.irfft(torch.fft.rfft(seen, n=2 * length).abs() ** 2, n=2 * length)
+    pairs = pairs[:, :length].round().clamp(min=1)
+    acf = power[:, :length] / pairs / (power[:, :1] / count).clamp(min=1e-8)  # (B, L)
+    lags = torch.arange(length, device=filled.device)
+    peak = torch.zeros_like(mask)
+    peak[:, 1:-1] = (acf[:, 1:-1] >= acf[:, :-2]) & (acf[:, 1:-1] >= acf[:, 2:])
+    allowed = peak & (lags >= 3) & (2 * lags <= count) & (acf > MIN_ACF)
+    scores = acf.masked_fill(~allowed, -1.0)
+    best = scores.amax(1, keepdim=True)
+    chosen = (allowed & (scores >= PEAK_SHARE * best)).float().argmax(1, keepdim=True)
+    return torch.where(allowed.any(1, keepdim=True), chosen, torch.ones_like(chosen))
 
 
 def season_candidates(
-    filled: torch.Tensor, mask: torch.Tensor, periods: tuple[int, ...], horizon: int
+    filled: torch.Tensor, mask: torch.Tensor, periods: tuple[int, ...], horizon: int,
+    detect: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Seasonal repeats as candidate forecasts and how each rule did inside the context.
 
-    For every period p and number of seasons k in ``SEASON_AVERAGES``, the candidate repeats
-    the mean of the last k seasons over the horizon. The same rule is backtested from
-    ``SEASON_ORIGINS`` origins in the context, each forecasting the next ``SEASON_CHECK``
-    observed steps, and its mean absolute error there is the candidate's score. Returns
-    candidates (B, C, H), scores (B, C) and a flag (B, C) where at least one backtest fits
-    in the observed context.
+    For every period p (the fixed ``periods``, then with ``detect`` each window's
+    ``detected_period``) and rule in ``SEASON_RULES``, the candidate repeats the mean of the
+    last seasons over the horizon, or the last season with the drift between the last two.
+    The same rule is backtested from ``SEASON_ORIGINS`` origins in the context, each
+    forecasting the next ``SEASON_CHECK`` observed steps, and its mean absolute error there
+    is the candidate's score. Returns candidates (B, C, H), scores (B, C) and a flag (B, C)
+    where at least one backtest fits in the observed context.
     """
-    length = filled.shape[1]
+    batch, length = filled.shape
     observed = ~mask
-    first = torch.where(observed.any(1), observed.float().argmax(1), length)  # (B,)
+    first = torch.where(observed.any(1), observed.float().argmax(1), length)[:, None]  # (B, 1)
     ahead = torch.arange(horizon, device=filled.device)
     check = torch.arange(SEASON_CHECK, device=filled.device)
+    rules = [(torch.full((batch, 1), p, device=filled.device), (k, drift))
+             for p, k, drift in season_rules(periods, length)]
+    if detect:
+        found = detected_period(filled, mask)
+        rules += [(found, rule) for rule in SEASON_RULES]
+    total = nn.functional.pad(filled.cumsum(1), (1, 0))  # total[:, i]: sum of the first i
     candidates, scores, usable = [], [], []
-    for period in periods:
-        for seasons in SEASON_AVERAGES:
-            reach = period * seasons
-            if reach >= length:
-                continue
-            candidates.append(_repeat(filled, length, period, seasons, ahead))
-            error = torch.zeros_like(filled[:, 0])
-            count = torch.zeros_like(error)
-            for j in range(1, SEASON_ORIGINS + 1):
-                origin = length - j * SEASON_CHECK
-                if origin - reach < 0:
-                    break
-                past = _repeat(filled, origin, period, seasons, check)
-                fits = (origin - reach >= first).to(filled.dtype)[:, None]
-                scored = observed[:, origin : origin + SEASON_CHECK] * fits
-                actual = filled[:, origin : origin + SEASON_CHECK]
-                error = error + ((actual - past).abs() * scored).sum(1)
-                count = count + scored.sum(1)
-            scores.append(error / count.clamp(min=1))
-            usable.append(count > 0)
+    for period, (seasons, drift) in rules:
+        reach = period * max(seasons, 2 if drift else 1)  # (B, 1)
+        candidates.append(_repeat(filled, total, length, period, (seasons, drift), ahead))
+        error = torch.zeros_like(filled[:, :1])
+        count = torch.zeros_like(error)
+        for j in range(1, SEASON_ORIGINS + 1):
+            origin = length - j * SEASON_CHECK
+            if origin < 1:
+                break
+            past = _repeat(filled, total, origin, period, (seasons, drift), check)
+            fits = (origin - reach >= first).to(filled.dtype)  # (B, 1)
+            scored = observed[:, origin : origin + SEASON_CHECK] * fits
+            actual = filled[:, origin : origin + SEASON_CHECK]
+            error = error + ((actual - past).abs() * scored).sum(1, keepdim=True)
+            count = count + scored.sum(1, keepdim=True)
+        scores.append((error / count.clamp(min=1))[:, 0])
+        usable.append(count[:, 0] > 0)
     return torch.stack(candidates, 1), torch.stack(scores, 1), torch.stack(usable, 1)
 
 
@@ -126,8 +184,9 @@ class SeasonalForecastHead(nn.Module):
         super().__init__()
         self.periods = config.season_periods
         self.horizon = config.horizon
-        n_candidates = sum(p * k < config.context_length for p in self.periods
-                           for k in SEASON_AVERAGES)
+        self.detect = config.detect_period
+        n_candidates = (len(season_rules(self.periods, config.context_length))
+                        + len(SEASON_RULES) * self.detect)
         self.squeeze = nn.Linear(config.d_model, config.patch_length)
         self.proj = nn.Linear(config.n_tokens * config.patch_length, config.horizon)
         self.score_mlp = nn.Sequential(nn.Linear(3, GATE_WIDTH), nn.GELU(),
@@ -142,7 +201,7 @@ class SeasonalForecastHead(nn.Module):
         """Candidates (B, 1 + C, H), the network's forecast first, and the gate's weights
         (B, 1 + C), summing to one per row."""
         repeats, scores, usable = season_candidates(out.filled, out.mask, self.periods,
-                                                    self.horizon)
+                                                    self.horizon, self.detect)
         log_score = torch.log(scores + 1e-3)
         best = log_score.masked_fill(~usable, float("inf")).amin(1, keepdim=True)
         best = torch.where(torch.isfinite(best), best, torch.zeros_like(best))

@@ -102,6 +102,7 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
         *([f"--season-periods {','.join(map(str, enc.season_periods))}"]
           if enc.season_periods else []),
+        *(["--detect-period"] if enc.detect_period else []),
         *([f"--init {shlex.quote(cfg.init)}"] if cfg.init else []),
         f"--out {shlex.quote(str(out))}",
     ]

@@ -256,10 +256,12 @@ def _load_matching(model: TinyModel, path: str) -> None:
     encoder configs must agree, so a continued run trains the same network further; a
     forecast head that changes kind (``season_periods``) keeps what it shares."""
     earlier = TinyModel.load(path)
-    if replace(earlier.config, season_periods=()) != replace(model.config, season_periods=()):
+    head_free = {"season_periods": (), "detect_period": False}
+    if replace(earlier.config, **head_free) != replace(model.config, **head_free):
         raise ValueError(f"--init {path} has config {earlier.config.to_dict()}, this run "
                          f"{model.config.to_dict()}; a continued run keeps the same network "
-                         "(only the forecast head's season_periods may change).")
+                         "(only the forecast head's season_periods and detect_period may "
+                         "change).")
     own = model.state_dict()
     model.load_state_dict({k: v for k, v in earlier.state_dict().items()
                            if k in own and own[k].shape == v.shape}, strict=False)
