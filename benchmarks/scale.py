@@ -258,7 +258,7 @@ def write(rows: list[dict], peer: dict, minutes: float, args) -> None:
 
 `python benchmarks/scale.py{' --quick' if args.quick else ''} --default-series \
 {args.default_series} --ets-series {args.ets_series}`; torch {torch.__version__}, \
-{minutes:.1f} minutes in all, on a 2-core machine shared with other work.
+{minutes:.1f} minutes in all, on a 2-core machine (the load average column shows what else ran).
 
 Synthetic M4-Hourly-like series (700-1000 hourly steps, daily and weekly seasons, trend,
 noise). "one process" runs the pandas call with one torch thread; "dask" is
