@@ -39,6 +39,10 @@ class EncoderConfig:
         bad = [p for p in self.season_periods if not 1 <= p < self.context_length]
         if bad:
             raise ValueError(f"season_periods must lie in [1, context_length), got {bad}.")
+        if self.season_periods and self.season_periods[0] != 1:
+            raise ValueError("season_periods must start with 1 (the flat forecast the "
+                             f"direct head's gate compares every repeat with), got "
+                             f"{list(self.season_periods)}.")
         if self.context_length % (2 * self.patch_length):
             raise ValueError(
                 f"context_length {self.context_length} must be a multiple of "

@@ -205,7 +205,7 @@ class SeasonalForecastHead(nn.Module):
         log_score = torch.log(scores + 1e-3)
         best = log_score.masked_fill(~usable, float("inf")).amin(1, keepdim=True)
         best = torch.where(torch.isfinite(best), best, torch.zeros_like(best))
-        flat = log_score[:, :1]  # the first period is 1: the last value, repeated
+        flat = log_score[:, :1]  # season_periods starts with 1: the last value, repeated
         features = torch.stack([log_score, log_score - best, log_score - flat.expand_as(
             log_score)], -1)
         logits = (self.score_mlp(features).squeeze(-1) - self.sharpness * (log_score - best)
