@@ -247,6 +247,8 @@ def test_seasonal_forecast_head_round_trips_and_weighs_its_candidates(tmp_path):
         EncoderConfig(context_length=64, season_periods=(64,))
     with pytest.raises(ValueError, match="start with 1"):
         EncoderConfig(context_length=64, season_periods=(12, 24))
+    with pytest.raises(ValueError, match="needs season_periods"):
+        EncoderConfig(context_length=64, detect_period=True)
 
 
 def test_drift_rule_continues_a_trend_with_its_season_and_detection_finds_the_period():

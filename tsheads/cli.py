@@ -63,8 +63,9 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch-length", type=int, default=8)
     p.add_argument("--backbone", choices=("mixer", "transformer"), default="mixer")
     p.add_argument("--season-periods", type=_periods, default=(),
-                   help="comma-separated periods whose seasonal repeats the direct forecast "
-                   "head weighs and corrects (e.g. 1,7,12,24,52,168); none: the plain head")
+                   help="comma-separated periods, starting with 1, whose seasonal repeats "
+                   "the direct forecast head weighs against its own forecast (e.g. "
+                   "1,7,12,24,52,168); none: the plain head")
     p.add_argument("--detect-period", action="store_true",
                    help="with --season-periods: also repeat each window's own period, found "
                    "from its autocorrelation")

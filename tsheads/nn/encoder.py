@@ -29,8 +29,8 @@ class EncoderConfig:
     backbone: str = "mixer"  # "mixer" (TSMixer-style MLPs) or "transformer"
     n_heads: int = 4  # attention heads, transformer backbone only
     horizon: int = 96  # H_max of a direct forecast head, when one is attached
-    # Periods whose seasonal repeats the direct forecast head weighs and corrects; empty:
-    # the plain linear head of the first weights.
+    # Periods whose seasonal repeats the direct forecast head weighs against its own
+    # forecast (starting with 1); empty: the plain linear head of the first weights.
     season_periods: tuple[int, ...] = ()
     detect_period: bool = False  # ... plus each window's own period, from its autocorrelation
 
@@ -43,6 +43,9 @@ class EncoderConfig:
             raise ValueError("season_periods must start with 1 (the flat forecast the "
                              f"direct head's gate compares every repeat with), got "
                              f"{list(self.season_periods)}.")
+        if self.detect_period and not self.season_periods:
+            raise ValueError("detect_period adds a candidate to the seasonal direct head; it "
+                             "needs season_periods (e.g. (1, 24, 168)).")
         if self.context_length % (2 * self.patch_length):
             raise ValueError(
                 f"context_length {self.context_length} must be a multiple of "

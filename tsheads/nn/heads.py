@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from tsheads.nn.encoder import EncoderConfig, EncoderOutput
+from tsheads.seasonality import MIN_ACF
 
 
 class ReconstructionHead(nn.Module):
@@ -63,7 +64,6 @@ GATE_WIDTH = 32  # hidden width of the gate's per-candidate MLP
 
 
 PEAK_SHARE = 0.9  # the detected period: the shortest ACF peak within this share of the best
-MIN_ACF = 0.2  # ... and above this autocorrelation (the rule of tsheads.seasonality)
 
 
 def _repeat(filled: torch.Tensor, total: torch.Tensor, origin: int, period: torch.Tensor,
@@ -167,7 +167,7 @@ def season_candidates(
     return torch.stack(candidates, 1), torch.stack(scores, 1), torch.stack(usable, 1)
 
 
-class SeasonalForecastHead(nn.Module):
+class SeasonalForecastHead(ForecastHead):
     """Direct forecast as a learned choice between the network's own forecast and seasonal
     repeats of the context.
 
@@ -181,14 +181,12 @@ class SeasonalForecastHead(nn.Module):
     """
 
     def __init__(self, config: EncoderConfig) -> None:
-        super().__init__()
+        super().__init__(config)  # the network's own forecast: the plain head's linear map
         self.periods = config.season_periods
         self.horizon = config.horizon
         self.detect = config.detect_period
         n_candidates = (len(season_rules(self.periods, config.context_length))
                         + len(SEASON_RULES) * self.detect)
-        self.squeeze = nn.Linear(config.d_model, config.patch_length)
-        self.proj = nn.Linear(config.n_tokens * config.patch_length, config.horizon)
         self.score_mlp = nn.Sequential(nn.Linear(3, GATE_WIDTH), nn.GELU(),
                                        nn.Linear(GATE_WIDTH, 1))
         self.sharpness = nn.Parameter(torch.tensor(5.0))  # a lower score, a larger weight
@@ -211,9 +209,7 @@ class SeasonalForecastHead(nn.Module):
         logits = (self.score_mlp(features).squeeze(-1) - self.sharpness * (log_score - best)
                   + self.embedding_gate(out.embedding))
         network_logit = self.network_gate(torch.cat([best, best - flat, out.embedding], 1))
-        tokens = torch.cat([out.time, out.freq, out.registers], dim=1)  # (B, T, D)
-        network = self.proj(self.squeeze(tokens).flatten(1))  # (B, H)
-        candidates = torch.cat([network[:, None], repeats], 1)
+        candidates = torch.cat([super().forward(out)[:, None], repeats], 1)
         offered = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
         logits = torch.cat([network_logit, logits], 1).masked_fill(~offered, -1e9)
         return candidates, torch.softmax(logits, dim=1)

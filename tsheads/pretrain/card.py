@@ -99,13 +99,16 @@ def _season(config: dict) -> str:
     periods = config.get("season_periods")
     if not periods:
         return ""
-    return SEASON.format(periods=", ".join(map(str, periods)))
+    own = " and each window's own period (from its autocorrelation)" if config.get(
+        "detect_period") else ""
+    return SEASON.format(periods=", ".join(map(str, periods)), own=own)
 
 
 SEASON = """- **Direct forecast head:** a learned gate weighs the network's own forecast (a linear
-  map of every token) against seasonal repeats of the context, for periods {periods}, each of
-  the last season and of the mean of the last three; each repeat is scored by backtests
-  from four origins, 48 steps apart, at the end of the context.
+  map of every token) against seasonal repeats of the context, for periods {periods}{own},
+  each by three rules: the last season, the mean of the last three, and the last season plus
+  the change in level between the last two; each repeat is scored by backtests from four
+  origins, 48 steps apart, at the end of the context.
 """
 
 DIRECT_IN_STAGE_TWO = """The direct forecast head (with its gate) is trained here too,
