@@ -18,9 +18,10 @@ processes of one thread, with glibc's adaptive malloc; AutoETS gets the same),
 whose partitions are generated on the workers (``dd.from_map``), indexed by ``unique_id``
 with known divisions, so tsheads needs no shuffle (statsforecast shuffles its own way).
 Both times run from the generator to the forecasts in the client (generating is about
-0.5 s per 1,000 series), so the Dask time includes gathering the forecasts; both
-load torch and the model before the clock starts. Peak memory is each process's peak
-resident set (``ru_maxrss``).
+0.5 s per 1,000 series), so the Dask time includes gathering the forecasts, each partition
+as it finishes (``tsheads.distributed.collect``; ``compute()`` on the frame would first
+concatenate all of them on one worker); both load torch and the model before the clock
+starts. Peak memory is each process's peak resident set (VmHWM).
 
     python benchmarks/scale.py [--quick]
 Writes ``benchmarks/results/scale.md``.
@@ -80,8 +81,12 @@ def dask_series(n_series: int):
 
 
 def peak_mb() -> float:
-    """This process's peak resident set so far, in MB (ru_maxrss is in KB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set so far, in MB: VmHWM, not ``ru_maxrss``, which a
+    worker process inherits from its parent across exec (a fresh worker would report the
+    client's peak)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def cpu_seconds() -> float:
@@ -120,13 +125,13 @@ def on_cluster(n_series: int, params: dict) -> dict:
     """Time the Dask forecast on a fresh cluster; peak memory per worker."""
     from dask.distributed import Client
 
-    from tsheads.distributed import local_cluster
+    from tsheads.distributed import collect, local_cluster
 
     with local_cluster(2) as cluster, Client(cluster) as client:
         client.run(warm)
         lazy = forecaster(params).forecast(dask_series(n_series), HORIZON, freq="h")
         start, cpu = time.perf_counter(), sum(client.run(cpu_seconds).values())
-        out = lazy.compute()
+        out = collect(lazy, client)
         seconds = time.perf_counter() - start
         cpu = sum(client.run(cpu_seconds).values()) - cpu
         memory = sorted(client.run(peak_mb).values())
@@ -141,6 +146,8 @@ def ets_on_dask(n_series: int) -> dict:
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS
 
+    from tsheads.distributed import collect
+
     trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}  # as tsheads
     with dask.config.set(trim), LocalCluster(n_workers=2, threads_per_worker=1) as cluster, \
             Client(cluster) as client:
@@ -148,7 +155,7 @@ def ets_on_dask(n_series: int) -> dict:
         frame["unique_id"] = frame["unique_id"].astype(str)
         model = StatsForecast(models=[AutoETS(season_length=SEASON)], freq="h")
         start, cpu = time.perf_counter(), sum(client.run(cpu_seconds).values())
-        out = model.forecast(df=frame, h=HORIZON).compute()
+        out = collect(model.forecast(df=frame, h=HORIZON), client)
         seconds = time.perf_counter() - start
         cpu = sum(client.run(cpu_seconds).values()) - cpu
         assert len(out) == n_series * HORIZON
@@ -231,7 +238,8 @@ def targets(rows: list[dict]) -> str:
         return max(float(m.replace(",", "")) for m in r["peak MB per process"].split(", "))
 
     dask, one = "dask 2 workers x 1 thread", "one process, 1 thread"
-    direct, sizes = "direct head, one window", [r["series"] for r in rows]
+    direct = "direct head, one window"
+    sizes = [r["series"] for r in rows if r["model"] == direct]
     small, large = sorted(set(sizes), key=lambda s: int(s.replace(",", "")))[-2:]
     big, alone = find(direct, large, dask), find(direct, small, one)
     default = next(r for r in rows if r["model"] == "default head" and r["run"] == dask)
@@ -242,7 +250,9 @@ def targets(rows: list[dict]) -> str:
         f"(target 1.7x); the two workers had {big['CPU s'] / big['seconds']:.2f} cores of CPU "
         "on average (CPU s / seconds) on this shared machine.",
         f"- peak memory per worker, {large} vs {small} series (direct head): "
-        f"{peak(big):,.0f} vs {peak(find(direct, small, dask)):,.0f} MB.",
+        f"{peak(big):,.0f} vs {peak(find(direct, small, dask)):,.0f} MB "
+        f"({peak(big) / peak(find(direct, small, dask)) - 1:+.0%} for {large} series instead "
+        f"of {small}).",
     ]
     if ets is not None:
         lines.append(f"- tsheads default head vs AutoETS, both on Dask: "
@@ -266,9 +276,13 @@ noise). "one process" runs the pandas call with one torch thread; "dask" is
 one thread per task), started afresh for each case. Its partitions (250 series each) are
 generated on the workers, indexed by `unique_id` with known divisions, as data stored
 partitioned by id would read: tsheads then runs them without a shuffle. Both times run from
-the data generator (about 0.5 s per 1,000 series) to every forecast in the client; both load
+the data generator (about 0.5 s per 1,000 series) to every forecast in the client, which
+fetches each partition as it finishes (`tsheads.distributed.collect`; `compute()` on the whole
+frame would concatenate every partition on one worker first, and that worker's memory would
+grow with the series); both load
 torch and the model first. CPU s is the CPU time of the one process, or of both workers
-together, in the timed part. Peak MB is the peak resident set of each process; the load
+together, in the timed part. Peak MB is the peak resident set of each process (VmHWM: a
+worker's `ru_maxrss` starts at its parent's peak); the load
 average (1 minute, 2 cores) shows what else the machine ran. The default head and AutoETS
 ran on subsets of the 10,000 series (sizes in the table): at their speed the full 10,000
 would take far longer than this run on two cores; compare their series per second, not

@@ -10,7 +10,7 @@ import pandas as pd
 from dask.distributed import Client
 
 from tsheads import AnomalyDetector, Forecaster, Imputer
-from tsheads.distributed import local_cluster
+from tsheads.distributed import collect, local_cluster
 
 
 def hourly_series(n_series: int = 12, n_steps: int = 400) -> pd.DataFrame:
@@ -38,7 +38,9 @@ def main() -> None:
         print(f"imputed: {int(filled['y'].isna().sum().compute())} NaN left")
 
         forecaster = Forecaster(head="direct", intervals="fourier")
-        future = forecaster.forecast(filled, 24, level=[80]).compute()
+        # collect: each partition comes back as it finishes (compute() would first
+        # concatenate all of them on one worker)
+        future = collect(forecaster.forecast(filled, 24, level=[80]), client)
         print(f"forecast: {len(future)} rows, columns {list(future.columns)}")
         local = forecaster.forecast(imputer.fit_transform(df), 24, level=[80])
         keys = ["unique_id", "ds"]

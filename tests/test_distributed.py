@@ -18,6 +18,7 @@ distributed = pytest.importorskip("distributed")
 from tsheads import AnomalyDetector, Forecaster, Imputer  # noqa: E402
 from tsheads.distributed import (  # noqa: E402
     _on_worker,
+    collect,
     is_dask_frame,
     local_cluster,
     read_frame,
@@ -105,6 +106,23 @@ def test_a_frame_indexed_by_id_runs_without_a_shuffle(client, tiny_weights):
     imputer = Imputer(weights=tiny_weights, blend=False)
     filled = imputer.fit_transform(indexed)
     same(filled, imputer.fit_transform(df).reset_index(drop=True))
+
+
+def test_collect_equals_compute_and_keeps_the_partition_order(client, tiny_weights):
+    ddf, _ = split(panel(), 5)
+    lazy = Forecaster(weights=tiny_weights).forecast(ddf, 8)
+    got = collect(lazy, client)
+    pd.testing.assert_frame_equal(got, lazy.compute())
+    assert client.run(lambda dask_worker: len(dask_worker.data)) == dict.fromkeys(
+        client.run(lambda: 0), 0)  # nothing left on the workers
+
+
+def test_collect_of_empty_partitions_has_the_columns(client):
+    import dask.dataframe as dd
+
+    frame = dd.from_pandas(pd.DataFrame({"a": [1.0, 2.0, 3.0]}), npartitions=3)
+    got = collect(frame[frame.a > 5], client)
+    assert list(got.columns) == ["a"] and len(got) == 0
 
 
 def test_fit_on_dask_then_predict_is_lazy(client, tiny_weights):

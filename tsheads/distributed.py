@@ -319,6 +319,26 @@ def local_cluster(n_workers: int, **kwargs):
                             **kwargs)
 
 
+def collect(frame, client=None) -> pd.DataFrame:
+    """A Dask frame computed into this process, each partition fetched as it finishes and
+    then released on its worker.
+
+    ``frame.compute()`` returns the same frame, but first concatenates every partition on
+    one worker, whose memory then grows with the number of series (measured in
+    ``benchmarks/results/scale.md``); here each worker holds only the partitions in flight.
+    ``client`` defaults to the current Dask client.
+    """
+    from distributed import as_completed, get_client
+
+    futures = (client or get_client()).compute(frame.to_delayed())
+    order = {future.key: i for i, future in enumerate(futures)}
+    parts: list = [None] * len(futures)
+    for future in as_completed(futures):
+        parts[order[future.key]] = future.result()
+        futures[order[future.key]] = None  # the last reference: the worker drops the result
+    return pd.concat(parts)
+
+
 def run_files(
     inputs: str | list[str],
     output: str,
