@@ -242,6 +242,7 @@ def targets(rows: list[dict]) -> str:
     sizes = [r["series"] for r in rows if r["model"] == direct]
     small, large = sorted(set(sizes), key=lambda s: int(s.replace(",", "")))[-2:]
     big, alone = find(direct, large, dask), find(direct, small, one)
+    large_peak, small_peak = peak(big), peak(find(direct, small, dask))
     default = next(r for r in rows if r["model"] == "default head" and r["run"] == dask)
     ets = next((r for r in rows if r["model"] == "statsforecast AutoETS"), None)
     lines = [
@@ -250,9 +251,8 @@ def targets(rows: list[dict]) -> str:
         f"(target 1.7x); the two workers had {big['CPU s'] / big['seconds']:.2f} cores of CPU "
         "on average (CPU s / seconds) on this shared machine.",
         f"- peak memory per worker, {large} vs {small} series (direct head): "
-        f"{peak(big):,.0f} vs {peak(find(direct, small, dask)):,.0f} MB "
-        f"({peak(big) / peak(find(direct, small, dask)) - 1:+.0%} for {large} series instead "
-        f"of {small}).",
+        f"{large_peak:,.0f} vs {small_peak:,.0f} MB "
+        f"({large_peak / small_peak - 1:+.0%} for {large} series instead of {small}).",
     ]
     if ets is not None:
         lines.append(f"- tsheads default head vs AutoETS, both on Dask: "
