@@ -129,7 +129,7 @@ def _run_copies(
     masks[reverse, N_PHASES] = masks[reverse, N_PHASES, ::-1]
     batch = max(batch_size // (N_PHASES + 1), 1) * (N_PHASES + 1)  # whole windows per call
     out, loc, scale = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
-                                batch_size=batch)
+                                heads=("reconstruction", "spectrum"), batch_size=batch)
     loc = loc.reshape(n, N_PHASES + 1, 1)
     scale = scale.reshape(n, N_PHASES + 1, 1)
     recon = out["reconstruction"].reshape(n, N_PHASES + 1, length) * scale + loc
@@ -161,7 +161,8 @@ def _forecasts(
     predicted = np.full((len(contexts), horizon), np.nan)
     if enough.any():
         run = contexts[enough]
-        out, loc, scale = run_heads(model, run, np.isnan(run), batch_size=batch_size)
+        out, loc, scale = run_heads(model, run, np.isnan(run), heads=("forecast",),
+                                    batch_size=batch_size)
         predicted[enough] = out["forecast"][:, :horizon] * scale + loc
     result, offset = [], 0
     for s, o in zip(series, origins, strict=True):
