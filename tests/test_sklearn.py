@@ -147,6 +147,7 @@ BAD_PARAMS = {
         "fusion": ("median", r"fusion must be one of \('mean', 'max'\), got 'median'"),
         "window": (0, "window must be 'auto' or a positive int, got 0"),
         "contamination": (0.5, r"contamination must be 'auto' or a number in \(0, 0.5\)"),
+        "trim": (1.0, r"trim must be a number in \[0, 1\), got 1.0"),
         "stride": (-1, "stride must be 'auto' or a positive int, got -1"),
         "horizon": (1.5, "horizon must be 'auto' or a positive int, got 1.5"),
         "reindex": (0, "reindex must be True or False, got 0"),

@@ -25,7 +25,8 @@ FUSIONS = ("mean", "max")
 SCORE_NAME = "anomaly_score"
 LABEL_NAME = "anomaly"
 DEFAULT_HORIZON = 64  # forecast view: steps per origin when horizon="auto"
-MAX_WINDOW = 64  # "auto" smoothing: whole detected periods within this many steps
+MAX_WINDOW = 128  # "auto" smoothing: whole detected periods within this many steps
+MAX_WINDOW_SHARE = 4  # ... and at most this share of the shortest fit series
 TAIL_QUANTILE = 0.99  # a view's unit: the distance from its median to this fit quantile
 POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
 MIN_OBSERVED = 16  # observed values a series needs before its steps can be scored
@@ -38,8 +39,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     the step while it is hidden, by rolling patch masks), *spectrum* (the window rebuilt
     from its reconstructed spectrum) and *forecast* (a short-horizon forecast made from the
     steps before). Each is smoothed by a moving average over ``window_`` steps and expressed
-    in units learned by ``fit`` on data presumed mostly normal (per series or channel:
-    ``(smoothed - median) / (q99 - median)`` on the fit data); the views are fused by their
+    in units learned by ``fit`` (per series or channel: ``(smoothed - median) / (q99 -
+    median)`` on the fit steps, less the ``trim`` share that look most anomalous, so that
+    fit data holding anomalies does not learn them as normal); the views are fused by their
     max (or mean). A wide frame or 2-D array is one multivariate series: its channels are
     scored separately and the most anomalous channel gives the score of a step; each id of a
     long frame is its own series.
@@ -55,12 +57,16 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         are left out.
     window : int or "auto"
         Smoothing window in steps; "auto" is the most whole periods (found by the
-        autocorrelation of the fit data) that fit in 64 steps, or 64 without a period; at
-        most an eighth of the shortest fit series.
+        autocorrelation of the fit data) that fit in 128 steps, or 128 without a period; at
+        most a quarter of the shortest fit series.
     contamination : float or "auto"
         Share of fit steps expected to be anomalous: the threshold is that upper quantile of
         the fit scores. "auto" fits a generalised Pareto tail to the top 2 % of fit scores and
         puts the threshold where the tail's exceedance probability is 1e-3.
+    trim : float
+        Share of the fit steps left out when the views' units are learned: those that look
+        most anomalous at first sight (in median/MAD units). Fit data that holds anomalies
+        would otherwise teach the units that they are normal; 0 learns from every step.
     stride : int or "auto"
         Steps between the windows of the time and spectrum views; "auto" is half the context.
     horizon : int or "auto"
@@ -125,6 +131,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         fusion: str = "max",
         window: int | str = "auto",
         contamination: float | str = 0.01,
+        trim: float = 0.25,
         stride: int | str = "auto",
         horizon: int | str = "auto",
         batch_size: int = 64,
@@ -139,6 +146,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self.fusion = fusion
         self.window = window
         self.contamination = contamination
+        self.trim = trim
         self.stride = stride
         self.horizon = horizon
         self.batch_size = batch_size
@@ -152,7 +160,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     def fit(self, X, y=None, **frame_kwargs) -> AnomalyDetector:
         """Learn each view's normalisation, the smoothing window and the threshold from ``X``.
 
-        ``X`` should be mostly normal; ``y`` is ignored. Returns self.
+        ``X`` may hold anomalies (the ``trim`` share that look most anomalous is left out
+        of the views' units) but should be mostly normal; ``y`` is ignored. Returns self.
         """
         self._validate_common()
         self._check_reindex()
@@ -165,8 +174,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self._resolve(self._fitted_model(series), series)
         with self._threads():
             raw = self._deviations(series, [0] * len(panel))
-        self.stats_ = {sid: _robust_stats(self._smoothed(r)) for sid, r in
-                       zip(panel.ids, raw, strict=True)}
+        smoothed = [self._smoothed(r) for r in raw]
+        kept = _kept_steps(panel, smoothed, self.trim)
+        self.stats_ = {sid: _robust_stats(sm, keep) for sid, sm, keep in
+                       zip(panel.ids, smoothed, kept, strict=True)}
         channels = [self._fused(r, self.stats_[sid]) for sid, r in
                     zip(panel.ids, raw, strict=True)]
         self.threshold_ = _threshold(np.concatenate(_entities(panel, channels)),
@@ -221,6 +232,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         ok = isinstance(c, numbers.Real) and not isinstance(c, bool) and 0 < c < 0.5
         if c != "auto" and not ok:
             raise ValueError(f"contamination must be 'auto' or a number in (0, 0.5), got {c!r}.")
+        t = self.trim
+        if not (isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 <= t < 1):
+            raise ValueError(f"trim must be a number in [0, 1), got {t!r}; e.g. trim=0.25.")
 
     def _resolve(self, model: TinyModel, series: list[np.ndarray]) -> None:
         """Check the parameters against the model and resolve every "auto"."""
@@ -321,9 +335,46 @@ def _check_auto_int(name: str, value) -> None:
         raise ValueError(f"{name} must be 'auto' or a positive int, got {value!r}.")
 
 
-def _robust_stats(smoothed: dict[str, np.ndarray]) -> dict[str, tuple[float, float] | None]:
+def _kept_steps(panel, smoothed: list[dict[str, np.ndarray]], trim: float
+                ) -> list[np.ndarray]:
+    """Per series (or channel), the fit steps whose units are learned: all but the ``trim``
+    share that look most anomalous at first sight.
+
+    Fit data usually holds anomalies; learned from every step, a view's units would take
+    them as normal variation, most of all in the channels where they show, and those
+    channels would then read calm. The first sight is each view in median/MAD units (which
+    a minority of anomalous steps barely moves), the most surprised view, and for a wide
+    frame the most surprised channel, so that a step dropped in one channel is dropped in
+    all of them."""
+    if trim == 0:
+        return [np.ones(len(next(iter(sm.values()))), dtype=bool) for sm in smoothed]
+    first = [_first_sight(sm) for sm in smoothed]
+    entities = _entities(panel, first)
+    drop = [e > np.nanquantile(e, 1 - trim) if np.isfinite(e).any() else np.zeros(len(e), bool)
+            for e in entities]
+    return [~d for d in drop] if panel.layout == "long" else [~drop[0]] * len(smoothed)
+
+
+def _first_sight(smoothed: dict[str, np.ndarray]) -> np.ndarray:
+    """The most surprised view per step, each view in median/MAD units; NaN where none is
+    defined."""
+    parts = []
+    for deviation in smoothed.values():
+        x = deviation[np.isfinite(deviation)]
+        if len(x):
+            med = np.median(x)
+            mad = max(float(np.median(np.abs(x - med))), 0.01 * med, 1e-12)
+            parts.append((deviation - med) / mad)
+    if not parts:
+        return np.full(len(next(iter(smoothed.values()))), np.nan)
+    stacked = np.vstack(parts)
+    return np.where(np.isfinite(stacked), stacked, -np.inf).max(axis=0)
+
+
+def _robust_stats(smoothed: dict[str, np.ndarray], keep: np.ndarray
+                  ) -> dict[str, tuple[float, float] | None]:
     """Median and tail spread (99th percentile minus median) of each view's smoothed
-    deviation on the fit data; None where never defined.
+    deviation on the kept fit steps; None where never defined.
 
     A normalised score of 1 is then as far out as the view's own top 1 % of normal steps.
     The views' errors have tails of different weight (forecast errors come in long runs,
@@ -332,7 +383,7 @@ def _robust_stats(smoothed: dict[str, np.ndarray]) -> dict[str, tuple[float, flo
     terms exactly where an alarm is decided."""
     stats: dict[str, tuple[float, float] | None] = {}
     for view, deviation in smoothed.items():
-        x = deviation[np.isfinite(deviation)]
+        x = deviation[keep & np.isfinite(deviation)]
         if len(x) == 0:
             stats[view] = None
             continue
@@ -349,9 +400,9 @@ def _median_period(series: list[np.ndarray]) -> int | None:
 
 def _auto_window(period: int | None, shortest: int) -> int:
     """The most whole periods that fit in ``MAX_WINDOW`` steps (``MAX_WINDOW`` without one),
-    and at most an eighth of the shortest fit series: a window as long as the series would
+    and at most a quarter of the shortest fit series: a window as long as the series would
     smooth every score flat."""
-    most = max(1, min(MAX_WINDOW, shortest // 8))
+    most = max(1, min(MAX_WINDOW, shortest // MAX_WINDOW_SHARE))
     if period is None or period > most:
         return most
     return period * (most // period)
