@@ -61,10 +61,13 @@ def test_quantiles_are_monotone_and_named(tiny_weights):
 
 
 def test_long_horizon_rolls_out_with_a_warning(tiny_weights):
-    fitted = Forecaster(weights=tiny_weights).fit(wide())
+    fitted = Forecaster(weights=tiny_weights, head="direct").fit(wide())
     with pytest.warns(UserWarning, match="beyond the direct head"):
         out = fitted.predict(40)
     assert len(out) == 40 and np.isfinite(out.to_numpy()).all()
+    # the roll-out continues the direct forecast: its first pass is the 16-step forecast
+    np.testing.assert_allclose(out.to_numpy()[:16], fitted.predict(16).to_numpy(), rtol=1e-6)
+    assert not np.allclose(out.to_numpy()[16:32], out.to_numpy()[:16])  # not a repeat
 
 
 @pytest.mark.parametrize(
@@ -123,8 +126,12 @@ def test_sklearn_conventions(tiny_weights):
 def test_fine_tuning_reports_and_keeps_the_better_model(tiny_weights):
     f = Forecaster(weights=tiny_weights, fine_tune_steps=3).fit(wide())
     report = f.fine_tune_report_
-    assert report["kept"] in ("pretrained", "fine-tuned")
-    assert set(report["holdout_mse"]) == {"pretrained", "fine-tuned"}
+    mse = report["holdout_mse"]
+    assert set(mse) == {"pretrained", "fine-tuned"} and mse["pretrained"] != mse["fine-tuned"]
+    assert report["kept"] == min(mse, key=mse.get)  # the lower holdout error wins
+    pretrained = TinyModel.load(tiny_weights).state_dict()
+    same = all(torch.equal(v, f.model_.state_dict()[k]) for k, v in pretrained.items())
+    assert same == (report["kept"] == "pretrained")  # and it is the model that predicts
 
 
 def test_pickled_forecaster_predicts_identically_in_another_process(tiny_weights, tmp_path):
@@ -141,9 +148,12 @@ def test_pickled_forecaster_predicts_identically_in_another_process(tiny_weights
 
 
 def test_autoregressive_head_reaches_long_horizons_without_warning(tiny_weights, recwarn):
-    out = Forecaster(weights=tiny_weights, head="autoregressive").fit(wide()).predict(70)
+    fitted = Forecaster(weights=tiny_weights, head="autoregressive").fit(wide())
+    out = fitted.predict(70)
     assert len(out) == 70 and np.isfinite(out.to_numpy()).all()
     assert not [w for w in recwarn if "beyond the direct head" in str(w.message)]
+    # patches are rolled forward one by one, so a longer horizon extends a shorter one
+    np.testing.assert_allclose(out.to_numpy()[:10], fitted.predict(10).to_numpy(), rtol=1e-6)
 
 
 def test_ensemble_is_the_mean_of_direct_and_autoregressive(tiny_weights):
