@@ -10,6 +10,7 @@ import pytest
 from conftest import generate_series
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from tsheads import AnomalyDetector, Forecaster, Imputer
 from tsheads.cli import main
@@ -211,6 +212,8 @@ def test_not_an_input_type(tiny_weights):
     for estimator in ESTIMATORS:
         with pytest.raises(TypeError, match="got list; wrap lists with np.asarray"):
             run(estimator, [1.0, 2.0], tiny_weights)
+        with pytest.raises(TypeError, match=r"sparse input \(csr_matrix\) is not supported"):
+            run(estimator, sparse.csr_matrix(frame().to_numpy()), tiny_weights)
 
 
 # ---------------------------------------------------------------- defined results

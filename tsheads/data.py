@@ -485,6 +485,12 @@ def to_panel(
         panel = _series_to_panel(data, target_col, freq, allow_nan)
     elif isinstance(data, np.ndarray):
         panel = _array_to_panel(data, freq, allow_nan)
+    elif _is_sparse(data):
+        raise TypeError(
+            f"sparse input ({type(data).__name__}) is not supported: a time series is dense, "
+            "and an absent value is missing, not zero; pass X.toarray() with NaN where a "
+            "value is missing."
+        )
     else:
         raise TypeError(
             f"expected a pandas DataFrame, Series or numpy array, got {type(data).__name__}; "
@@ -492,6 +498,13 @@ def to_panel(
         )
     _check_min_length(panel, min_length)
     return panel
+
+
+def _is_sparse(data) -> bool:
+    """A scipy sparse matrix or array (scipy is a dependency, so the import is cheap)."""
+    from scipy import sparse
+
+    return sparse.issparse(data)
 
 
 def _is_long(df: pd.DataFrame, id_col: str, time_col: str, target_col: str) -> bool:
