@@ -10,10 +10,10 @@ from sklearn.exceptions import NotFittedError
 from tsheads import AnomalyDetector
 from tsheads.estimators.anomaly_views import (
     forecast_origins,
-    grid_starts,
     phase_masks,
     smooth,
 )
+from tsheads.windows import grid_starts
 
 
 def series(n: int = 600, seed: int = 0) -> pd.Series:

@@ -7,6 +7,7 @@ their precision; the model only ever sees the normalised window.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 CLIP = 20.0  # normalised values beyond this are clipped: spikes stay large but finite
 REL_FLOOR = 1e-4  # scale never drops below this share of |loc|: constant windows stay finite
@@ -63,20 +64,41 @@ def tent(length: int) -> np.ndarray:
     return np.minimum(steps + 1, length - steps).astype(np.float64)
 
 
+def grid_starts(n: int, length: int, stride: int, first: int = 0) -> np.ndarray:
+    """Starts of the windows of a grid anchored half a window before step 0 that reach step
+    ``first`` or later.
+
+    The grid (``stride`` apart) ends with the window whose middle half holds the last step,
+    so the first and last steps sit mid-window beside masked padding rather than at a
+    window's edge, where reconstructions are worse (a spectrum wraps the window's end onto
+    its start). Anchored at step 0, a window's place never depends on which steps are asked
+    for, so scoring the tail of a series gives the same windows as scoring all of it.
+    """
+    starts = np.arange(-(length // 2), n - length // 4, stride)
+    return starts[starts + length > first]
+
+
+def windows_at(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(N, length) windows at ``starts``, NaN where they reach outside the series."""
+    padded = np.concatenate([np.full(length, np.nan), series, np.full(length, np.nan)])
+    return sliding_window_view(padded, length)[np.asarray(starts) + length].copy()
+
+
 def cut_windows(
     series: np.ndarray, length: int, stride: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut a series into (N, length) windows; short series are left-padded with NaN.
+    """Cut a series into (N, length) windows flush with its end; short series are
+    left-padded with NaN.
 
     Returns the windows, their padding mask and each window's start in the series
     (negative when padded).
     """
     if len(series) < length:
-        window, pad = left_pad(series, length)
-        return window[None], pad[None], np.array([len(series) - length])
-    starts = window_starts(len(series), length, stride)
-    windows = np.stack([series[s : s + length] for s in starts])
-    return windows, np.zeros(windows.shape, dtype=bool), starts
+        starts = np.array([len(series) - length])
+    else:
+        starts = window_starts(len(series), length, stride)
+    positions = starts[:, None] + np.arange(length)
+    return windows_at(series, starts, length), positions < 0, starts
 
 
 def stitch(

@@ -11,7 +11,7 @@ where it is undefined (a missing value, or no history to forecast from):
 * **forecast**: from the ``context_length`` steps before each origin (origins every
   ``horizon`` steps), the forecast head predicts the next ``horizon`` steps.
 
-Windows sit on a grid anchored at the series' first step (see `grid_starts`), so the
+Windows sit on a grid anchored at the series' first step (see `tsheads.windows.grid_starts`), so the
 deviation of a step depends only on the series around it and never on which steps were
 asked for: scoring the tail of a series computes only the windows that reach the tail and
 gives the same numbers as scoring the whole series.
@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 
 from tsheads.nn import TinyModel
 from tsheads.nn.encoder import inverse_spectrum
 from tsheads.runtime import run_heads
-from tsheads.windows import stitch, tent
+from tsheads.windows import grid_starts, stitch, tent, windows_at
 
 VIEWS = ("time", "spectrum", "forecast")
 HEAD_OF_VIEW = {"time": "reconstruction", "spectrum": "spectrum", "forecast": "forecast"}
@@ -67,24 +66,6 @@ def phase_masks(length: int, patch_length: int, n_phases: int = N_PHASES) -> np.
     return patch[None, :] % n_phases == np.arange(n_phases)[:, None]
 
 
-def grid_starts(n: int, length: int, stride: int, first: int = 0) -> np.ndarray:
-    """Starts of the windows that reach step ``first`` or later.
-
-    The grid is anchored half a window before step 0 (``stride`` apart) and ends with the
-    window whose middle half holds the last step, so the first and last steps sit mid-window
-    beside masked padding rather than at a window's edge, where both reconstructions are
-    worse (the spectrum wraps the window's end onto its start).
-    """
-    starts = np.arange(-(length // 2), n - length // 4, stride)
-    return starts[starts + length > first]
-
-
-def _cut(series: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """(N, length) windows at ``starts``, NaN where they reach outside the series."""
-    padded = np.concatenate([np.full(length, np.nan), series, np.full(length, np.nan)])
-    return sliding_window_view(padded, length)[starts + length]
-
-
 def _window_views(
     model: TinyModel, series: list[np.ndarray], firsts: list[int], stride: int, batch_size: int
 ) -> dict[str, list[np.ndarray]]:
@@ -92,7 +73,8 @@ def _window_views(
     cfg = model.config
     length = cfg.context_length
     starts = [grid_starts(len(s), length, stride, f) for s, f in zip(series, firsts, strict=True)]
-    windows = np.concatenate([_cut(s, st, length) for s, st in zip(series, starts, strict=True)])
+    windows = np.concatenate([windows_at(s, st, length)
+                              for s, st in zip(series, starts, strict=True)])
     past_end = np.concatenate([st + length > len(s) for s, st in zip(series, starts, strict=True)])
     time, spec = _run_copies(model, windows, batch_size, past_end)
     out: dict[str, list[np.ndarray]] = {"time": [], "spectrum": []}
@@ -155,7 +137,7 @@ def _forecasts(
     length = model.config.context_length
     origins = [forecast_origins(len(s), horizon, f) for s, f in zip(series, firsts, strict=True)]
     contexts = np.concatenate(
-        [_cut(s, o - length, length) for s, o in zip(series, origins, strict=True)]
+        [windows_at(s, o - length, length) for s, o in zip(series, origins, strict=True)]
     ).reshape(-1, length)
     enough = (~np.isnan(contexts)).sum(axis=1) >= length // MIN_HISTORY_SHARE
     predicted = np.full((len(contexts), horizon), np.nan)
