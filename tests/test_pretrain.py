@@ -1,8 +1,10 @@
 import numpy as np
 import torch
+from conftest import TINY, generate_series
 
 from tsheads.nn import EncoderConfig
-from tsheads.pretrain.train import HeadTrainer, TrainConfig, Trainer, losses, make_batch, run
+from tsheads.pretrain.train import HeadTrainer, TrainConfig, Trainer, run
+from tsheads.training import losses, make_batch
 
 ENCODER = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2, horizon=16)
 
@@ -72,7 +74,7 @@ def test_missing_values_and_padding_never_enter_the_loss():
 
 
 def test_sampler_splits_context_and_future():
-    from tsheads.pretrain.sampler import WindowSampler
+    from tsheads.sampling import WindowSampler
 
     series = np.arange(1000.0)
     sampler = WindowSampler({"a": [series]}, np.empty((0, 64)), 64, 16, 0.0,
@@ -222,3 +224,21 @@ def test_direct_loss_divides_by_the_naive_scale():
     z = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
     mask = torch.tensor([[False, False, False, True], [False] * 4])
     torch.testing.assert_close(naive_scale(z, mask), torch.tensor([1.0, NAIVE_FLOOR]))
+
+
+def test_fine_tuning_moves_the_encoder_and_leaves_the_forecast_heads_frozen():
+    """Fine-tuning trains with the stage-one losses; the autoregressive and Fourier heads
+    take no part in them and are kept as pretrained, deliberately (see `fine_tune`)."""
+    from tsheads.nn import TinyModel
+    from tsheads.training import fine_tune
+
+    torch.manual_seed(0)
+    model = TinyModel(TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    series = [generate_series(300, seed=s) for s in range(3)]
+    tuned = fine_tune(model, series, steps=3, seed=0)
+    after = tuned.state_dict()
+    frozen = [k for k in before if k.startswith(("heads.autoregressive.", "heads.fourier."))]
+    moved = [k for k in before if k.startswith("encoder.")]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert any(not torch.equal(before[k], after[k]) for k in moved)

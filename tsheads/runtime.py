@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from tsheads.nn import TinyModel
+from tsheads.nn.encoder import inverse_spectrum
 from tsheads.nn.heads import (
     fourier_coefficients,
     fourier_mean,
@@ -62,6 +63,26 @@ def compile_mode(mode: bool | str) -> Iterator[None]:
         yield
     finally:
         _COMPILE_MODE.reset(token)
+
+
+@contextlib.contextmanager
+def threads(n_threads: int | None, mode: bool | str) -> Iterator[None]:
+    """Within this block, torch runs on ``n_threads`` threads (None keeps its setting) and
+    models in the given compile mode; both are restored after."""
+    before = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(int(n_threads))
+    try:
+        with compile_mode(mode):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def spectrum_to_time(spec: np.ndarray) -> np.ndarray:
+    """(N, L) windows in time from the spectrum head's (N, 2, L/2) output, in the same
+    normalised scale (see `tsheads.nn.encoder.inverse_spectrum`)."""
+    return inverse_spectrum(torch.from_numpy(np.ascontiguousarray(spec))).numpy()
 
 
 def _counting_inductor(graph, example_inputs):

@@ -7,7 +7,7 @@ where it is undefined (a missing value, or no history to forecast from):
   patches whose number is ``k`` modulo ``N_PHASES``, so every step is reconstructed once per
   window while it is hidden. All copies of a window go through the model in one batch.
 * **spectrum**: one more, unhidden copy of the same window; the spectrum head rebuilds the
-  window's rFFT, which goes back to time with ``inverse_spectrum``.
+  window's rFFT, which goes back to time with ``runtime.spectrum_to_time``.
 * **forecast**: from the ``context_length`` steps before each origin (origins every
   ``horizon`` steps), the forecast head predicts the next ``horizon`` steps.
 
@@ -20,11 +20,9 @@ gives the same numbers as scoring the whole series.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from tsheads.nn import TinyModel
-from tsheads.nn.encoder import inverse_spectrum
-from tsheads.runtime import run_heads
+from tsheads.runtime import run_heads, spectrum_to_time
 from tsheads.windows import grid_starts, stitch, tent, windows_at
 
 VIEWS = ("time", "spectrum", "forecast")
@@ -117,7 +115,7 @@ def _run_copies(
     recon = out["reconstruction"].reshape(n, N_PHASES + 1, length) * scale + loc
     time = (recon[:, :N_PHASES] * phases[None]).sum(axis=1)  # (N, L): each step once hidden
     spec = out["spectrum"].reshape(n, N_PHASES + 1, 2, -1)[:, N_PHASES]  # (N, 2, L/2)
-    spec_time = inverse_spectrum(torch.from_numpy(spec)).numpy()  # (N, L)
+    spec_time = spectrum_to_time(spec)  # (N, L)
     spec_time[reverse] = spec_time[reverse, ::-1]
     return time, spec_time * scale[:, N_PHASES] + loc[:, N_PHASES]
 

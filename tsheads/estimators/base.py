@@ -7,13 +7,12 @@ import copy
 import numbers
 import os
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
-import torch
 
 from tsheads.nn import TinyModel
-from tsheads.runtime import compile_mode, load_model
+from tsheads.runtime import load_model, threads
+from tsheads.training import fine_tune
 
 FRAME_KWARGS = ("id_col", "time_col", "target_col", "freq")
 
@@ -85,17 +84,9 @@ class ModelMixin:
             return fine_tune(copy.deepcopy(model), series, self.fine_tune_steps,
                              self.random_state)
 
-    @contextlib.contextmanager
-    def _threads(self) -> Iterator[None]:
+    def _threads(self) -> contextlib.AbstractContextManager[None]:
         """Run with the estimator's thread count and compile mode, restoring both after."""
-        before = torch.get_num_threads()
-        if self.n_threads is not None:
-            torch.set_num_threads(int(self.n_threads))
-        try:
-            with compile_mode(self.compile):
-                yield
-        finally:
-            torch.set_num_threads(before)
+        return threads(self.n_threads, self.compile)
 
 
 def check_observed(ids: list, series: list[np.ndarray], minimum: int, task: str) -> None:
@@ -148,25 +139,3 @@ def from_units(values: np.ndarray, units: Units) -> np.ndarray:
     """The inverse of `to_units` (up to rounding)."""
     e, loc, spread = units
     return np.ldexp(values * spread + loc, e)
-
-
-def fine_tune(
-    model: TinyModel, series: list[np.ndarray], steps: int, seed: int, batch_size: int = 32
-) -> TinyModel:
-    """Adapt ``model`` to the user's series by hiding observed values and reconstructing them."""
-    from tsheads.pretrain.sampler import WindowSampler
-    from tsheads.pretrain.train import TrainConfig, losses, sample_batch, total_loss
-
-    cfg = model.config
-    sampler = WindowSampler({"user": list(series)}, np.empty((0, cfg.context_length)),
-                            cfg.context_length, cfg.horizon, 0.0, np.random.default_rng(seed))
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train()
-    for _ in range(steps):
-        batch = sample_batch(sampler, batch_size, cfg.patch_length, generator)
-        loss = total_loss(losses(model, batch), TrainConfig())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return model.eval()

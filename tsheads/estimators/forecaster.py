@@ -16,7 +16,6 @@ from tsheads import distributed
 from tsheads.estimators.base import (
     ModelMixin,
     check_observed,
-    fine_tune,
     from_units,
     series_units,
     to_units,
@@ -24,6 +23,7 @@ from tsheads.estimators.base import (
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
 from tsheads.seasonality import detect_period, seasonal_repeat
+from tsheads.training import fine_tune
 from tsheads.windows import left_pad, standardize
 
 HEADS = ("auto", "direct", "autoregressive", "ensemble")

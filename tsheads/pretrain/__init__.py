@@ -1,4 +1,5 @@
-"""Pretraining: the corpus (real + synthetic), the window sampler and the training loop."""
+"""Pretraining: the corpus (real + synthetic) and the two-stage training loop (its batches,
+losses and optimisation step live in `tsheads.training`, shared with fine-tuning)."""
 
 from __future__ import annotations
 

@@ -17,16 +17,12 @@ import torch
 from tqdm import tqdm
 
 from tsheads.nn import EncoderConfig, TinyModel
-from tsheads.nn.encoder import fill_linear, spectrum
 from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS
-from tsheads.nn.masking import pretraining_mask
 from tsheads.pretrain.forecast_heads import freeze_all_but, head_losses
-from tsheads.pretrain.sampler import WindowSampler
-from tsheads.windows import CLIP, standardize
+from tsheads.sampling import WindowSampler
+from tsheads.training import Batch, losses, make_batch, sample_batch, step, total_loss
 
 HEAD_WARMUP = 100  # warm-up steps of stage two
-CLEAN_SHARE = 0.3  # rows shown with nothing hidden: forecasting sees clean contexts too
-MIN_VISIBLE = 16  # rows with fewer visible values teach nothing and are dropped from the loss
 
 
 @dataclass
@@ -50,75 +46,6 @@ class TrainConfig:
     checkpoint_seconds: float = 180.0
     log_every: int = 250
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-
-
-@dataclass
-class Batch:
-    """Tensors of one training step, all (B, L)."""
-
-    z: torch.Tensor  # normalised visible values, 0 where hidden
-    mask: torch.Tensor  # True where hidden, missing or padded
-    target: torch.Tensor  # normalised true values, 0 where missing
-    hidden: torch.Tensor  # True where a value was observed and then hidden: the loss points
-    known: torch.Tensor  # True where the true value exists (not missing, not padding)
-    future: torch.Tensor  # (B, H) normalised values after the context, 0 where unknown
-    future_known: torch.Tensor  # (B, H) True where the future value exists
-
-
-def make_batch(context: np.ndarray, future: np.ndarray, hide: np.ndarray) -> Batch:
-    """Hide values, normalise by the visible ones and keep the truth as the target."""
-    known = ~np.isnan(context)
-    hidden = hide & known
-    mask = ~known | hidden
-    z, loc, scale = standardize(context, mask)
-    usable = ((~mask).sum(axis=1) >= MIN_VISIBLE)[:, None]
-    future_known = ~np.isnan(future) & usable
-    as_t = torch.from_numpy
-    return Batch(
-        z=as_t(z).float(),
-        mask=as_t(mask),
-        target=as_t(_normalise(context, known, loc, scale)).float(),
-        hidden=as_t(hidden & usable),
-        known=as_t(known & usable),
-        future=as_t(_normalise(future, future_known, loc, scale)).float(),
-        future_known=as_t(future_known),
-    )
-
-
-def _normalise(values: np.ndarray, known: np.ndarray, loc: np.ndarray, scale: np.ndarray):
-    return np.clip(np.where(known, (np.nan_to_num(values) - loc) / scale, 0.0), -CLIP, CLIP)
-
-
-def sample_batch(
-    sampler: WindowSampler, size: int, patch_length: int, generator: torch.Generator
-) -> Batch:
-    """Draw windows and hide values in all rows but a clean share."""
-    context, future = sampler.sample(size)
-    hide = pretraining_mask(context.shape, patch_length, generator)
-    clean = torch.rand(size, generator=generator) < CLEAN_SHARE  # (B,)
-    return make_batch(context, future, (hide & ~clean[:, None]).numpy())
-
-
-def losses(model: TinyModel, batch: Batch) -> dict[str, torch.Tensor]:
-    """Masked time reconstruction, full-window spectrum and direct forecast MSEs."""
-    out = model(batch.z, batch.mask, ENCODER_HEADS)
-    hidden = batch.hidden.float()
-    time_err = (out["reconstruction"] - batch.target) ** 2 * hidden
-    truth = spectrum(fill_linear(batch.target, ~batch.known))  # (B, 2, L/2)
-    rows = batch.known.any(dim=1).float()[:, None, None]
-    spec_err = (out["spectrum"] - truth) ** 2 * rows
-    future_known = batch.future_known.float()
-    forecast_err = (out["forecast"] - batch.future) ** 2 * future_known
-    return {
-        "time": time_err.sum() / hidden.sum().clamp(min=1),
-        "spectrum": spec_err.sum() / (rows.sum() * truth[0].numel()).clamp(min=1),
-        "forecast": forecast_err.sum() / future_known.sum().clamp(min=1),
-    }
-
-
-def total_loss(parts: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
-    return (parts["time"] + cfg.spectrum_weight * parts["spectrum"]
-            + cfg.forecast_weight * parts["forecast"])
 
 
 def lr_at(step: int, peak: float, warmup: int, steps: int) -> float:
@@ -171,18 +98,13 @@ class Trainer:
         return losses(self.model, self.next_batch())
 
     def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
-        return total_loss(parts, self.cfg)
+        return total_loss(parts, self.cfg.spectrum_weight, self.cfg.forecast_weight)
 
     def train_step(self) -> dict[str, float]:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr()
         parts = self.step_losses()
-        loss = self.combine(parts)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        self.optimizer.step()
+        step(self.model, self.optimizer, self.combine(parts))
         self.step += 1
         return {name: float(value.detach()) for name, value in parts.items()}
 
