@@ -518,8 +518,23 @@ def test_unknown_frame_keyword_is_a_type_error(tiny_weights):
         Forecaster(weights=tiny_weights).fit,
         AnomalyDetector(weights=tiny_weights).fit,
     ):
-        with pytest.raises(TypeError, match=r"unexpected keyword arguments \['idcol'\]"):
+        with pytest.raises(TypeError, match=r"fit\(\) got an unexpected keyword argument 'idcol'"):
             fit(frame(), idcol="x")
+
+
+def test_frame_keywords_are_in_every_public_signature():
+    """help() and IDEs show the frame keywords: they are named parameters, not **kwargs."""
+    import inspect
+
+    methods = [Imputer.fit, Imputer.transform, Imputer.fit_transform, Imputer.blend_summary,
+               Forecaster.fit, Forecaster.forecast, AnomalyDetector.fit,
+               AnomalyDetector.anomaly_score, AnomalyDetector.predict,
+               AnomalyDetector.fit_predict]
+    for method in methods:
+        params = inspect.signature(method).parameters
+        assert {"id_col", "time_col", "target_col", "freq"} <= set(params), method
+        assert params["id_col"].kind is inspect.Parameter.KEYWORD_ONLY, method
+        assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()), method
 
 
 # ---------------------------------------------------------------- command line

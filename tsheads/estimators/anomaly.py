@@ -17,7 +17,14 @@ from tsheads.estimators.anomaly_views import (
     smooth,
     view_deviations,
 )
-from tsheads.estimators.base import ModelMixin, Units, check_observed, series_units, to_units
+from tsheads.estimators.base import (
+    ModelMixin,
+    Units,
+    check_observed,
+    frame_args,
+    series_units,
+    to_units,
+)
 from tsheads.nn import TinyModel
 from tsheads.seasonality import detect_period
 
@@ -157,7 +164,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self.random_state = random_state
         self.reindex = reindex
 
-    def fit(self, X, y=None, **frame_kwargs) -> AnomalyDetector:
+    def fit(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
+            target_col: str = "y", freq=None) -> AnomalyDetector:
         """Learn each view's normalisation, the smoothing window and the threshold from ``X``.
 
         ``X`` may hold anomalies (the ``trim`` share that look most anomalous is left out
@@ -166,7 +174,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self._validate_common()
         self._check_reindex()
         self._validate_anomaly_params()
-        panel = self._panel(X, frame_kwargs)
+        panel = self._panel(X, frame_args(id_col, time_col, target_col, freq))
         check_observed(panel.ids, panel.values, MIN_OBSERVED, "anomaly scoring")
         self.units_ = {sid: series_units(v) for sid, v in zip(panel.ids, panel.values,
                                                                strict=True)}
@@ -184,7 +192,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
                                      self.contamination)
         return self
 
-    def anomaly_score(self, X, *, per_channel: bool = False, history=None, **frame_kwargs):
+    def anomaly_score(self, X, *, per_channel: bool = False, history=None,
+                      id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+                      freq=None):
         """One score per time step of ``X``, higher meaning more anomalous.
 
         Series in, Series out; a wide frame gives a Series over its index (the most
@@ -194,6 +204,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         ``X`` then equal those of ``X`` appended to ``history`` and scored together, and only
         windows that reach ``X`` are computed.
         """
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if distributed.is_dask_frame(X):
             return distributed.anomaly_score(self, X, "anomaly_score", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
@@ -201,8 +212,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
             return _output(*self._given(panel, channels), SCORE_NAME)
         return _output_one(*self._given_one(panel, _across_channels(channels)), SCORE_NAME)
 
-    def predict(self, X, *, history=None, **frame_kwargs):
+    def predict(self, X, *, history=None, id_col: str = "unique_id", time_col: str = "ds",
+                target_col: str = "y", freq=None):
         """True where the score exceeds ``threshold_``, in the layout of ``anomaly_score``."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if distributed.is_dask_frame(X):
             return distributed.anomaly_score(self, X, "predict", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
@@ -212,8 +225,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         flags = _across_channels(channels) > self.threshold_
         return _output_one(*self._given_one(panel, flags), LABEL_NAME)
 
-    def fit_predict(self, X, y=None, **frame_kwargs):
+    def fit_predict(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
+                    target_col: str = "y", freq=None):
         """Fit on ``X`` and flag its anomalous steps."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         return self.fit(X, **frame_kwargs).predict(X, **frame_kwargs)
 
     # ---------------------------------------------------------------- fitting

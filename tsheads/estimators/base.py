@@ -14,7 +14,10 @@ from tsheads.nn import TinyModel
 from tsheads.runtime import load_model, threads
 from tsheads.training import fine_tune
 
-FRAME_KWARGS = ("id_col", "time_col", "target_col", "freq")
+
+def frame_args(id_col: str, time_col: str, target_col: str, freq) -> dict:
+    """The frame keywords every public method takes, as one dict for `to_panel`."""
+    return {"id_col": id_col, "time_col": time_col, "target_col": target_col, "freq": freq}
 
 
 class ModelMixin:
@@ -46,10 +49,6 @@ class ModelMixin:
         output (imputed or scored rows) then holds rows the input did not have."""
         from tsheads.data import describe_inserted, to_panel
 
-        unknown = sorted(set(frame_kwargs) - set(FRAME_KWARGS))
-        if unknown:
-            raise TypeError(f"unexpected keyword arguments {unknown}; "
-                            f"accepted: {list(FRAME_KWARGS)}.")
         panel = to_panel(X, **frame_kwargs)
         note = describe_inserted(panel)
         if note:

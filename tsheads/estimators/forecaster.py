@@ -16,6 +16,7 @@ from tsheads import distributed
 from tsheads.estimators.base import (
     ModelMixin,
     check_observed,
+    frame_args,
     from_units,
     series_units,
     to_units,
@@ -129,8 +130,10 @@ class Forecaster(ModelMixin, BaseEstimator):
         self.compile = compile
         self.random_state = random_state
 
-    def fit(self, X, y=None, **frame_kwargs) -> Forecaster:
+    def fit(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
+            target_col: str = "y", freq=None) -> Forecaster:
         """Check the parameters and the frame, keep each series' history; returns self."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if distributed.is_dask_frame(X):  # lazily, for predict to forecast on the cluster
             return distributed.fit_forecaster(self, X, frame_kwargs)
         self._validate_common()
@@ -237,8 +240,10 @@ class Forecaster(ModelMixin, BaseEstimator):
             draws = plan.point[:, :, None] + offsets
         return np.stack(self._in_units(draws))
 
-    def forecast(self, X, horizon: int, *, level=None, quantiles=None, **frame_kwargs):
+    def forecast(self, X, horizon: int, *, level=None, quantiles=None, id_col: str = "unique_id",
+                 time_col: str = "ds", target_col: str = "y", freq=None):
         """Stateless twin of ``fit(X).predict(horizon)``."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         return self.fit(X, **frame_kwargs).predict(horizon, level=level, quantiles=quantiles)
 
     def _in_units(self, values) -> list[np.ndarray]:

@@ -10,7 +10,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tsheads import distributed
-from tsheads.estimators.base import ModelMixin, from_units, is_int, series_units, to_units
+from tsheads.estimators.base import (
+    ModelMixin,
+    frame_args,
+    from_units,
+    is_int,
+    series_units,
+    to_units,
+)
 from tsheads.fills import blend_weights, linear_fill, partners, regression_fill, seasonal_fill
 from tsheads.nn import TinyModel
 from tsheads.runtime import reconstruct
@@ -123,8 +130,10 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         self.progress = progress
         self.reindex = reindex
 
-    def fit(self, X, y=None, **frame_kwargs) -> Imputer:
+    def fit(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
+            target_col: str = "y", freq=None) -> Imputer:
         """Load the model (and fine-tune it if asked) and check ``X``; returns self."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if distributed.is_dask_frame(X):
             return distributed.fit_imputer(self, X, frame_kwargs)
         self._validate_common()
@@ -150,13 +159,15 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         self.n_series_in_ = len(panel)
         return self
 
-    def transform(self, X, **frame_kwargs):
+    def transform(self, X, *, id_col: str = "unique_id", time_col: str = "ds",
+                  target_col: str = "y", freq=None):
         """Return ``X`` with every NaN filled, in the same layout, index and columns.
 
         Each series goes to the model centred and scaled to about [-1, 1] and its fills are
         mapped back, so values of any magnitude or level are filled alike; observed values
         are copied from ``X``.
         """
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if distributed.is_dask_frame(X):
             return distributed.transform_imputer(self, X, frame_kwargs)
         panel, units, fills, _ = self._fill(X, frame_kwargs)
@@ -164,7 +175,8 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
                   for v, f, u in zip(panel.values, fills, units, strict=True)]
         return self._output(panel, filled)
 
-    def blend_summary(self, X, **frame_kwargs):
+    def blend_summary(self, X, *, id_col: str = "unique_id", time_col: str = "ds",
+                      target_col: str = "y", freq=None):
         """How ``transform`` fills each series of ``X``: one row per series.
 
         Columns: ``period`` (None without a clear season), ``partners`` (the series it is
@@ -175,6 +187,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         """
         import pandas as pd
 
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if not self.blend:
             raise ValueError("blend_summary needs blend=True; with blend=False every series "
                              "takes the model's fill alone.")
@@ -198,9 +211,11 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
                                           self.batch_size, self.progress)
         return panel, units, fills, checks
 
-    def fit_transform(self, X, y=None, **frame_kwargs):
-        """``fit(X).transform(X)``, both reading ``X`` with the same ``frame_kwargs``
+    def fit_transform(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
+                      target_col: str = "y", freq=None):
+        """``fit(X).transform(X)``, both reading ``X`` with the same frame keywords
         (scikit-learn's default would pass them to ``fit`` only)."""
+        frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         return self.fit(X, **frame_kwargs).transform(X, **frame_kwargs)
 
     def _output(self, panel, filled: list[np.ndarray]):
