@@ -89,6 +89,30 @@ class Forecaster(ModelMixin, BaseEstimator):
     random_state : int
         Seed of fine-tuning.
 
+    Attributes
+    ----------
+    model_ : TinyModel
+        The model that forecasts (the fine-tuned copy when it was kept).
+    panel_ : Panel
+        The fitted series, their index and layout; ``predict`` forecasts from their ends.
+    units_ : list of tuple
+        Per series, the centring and scaling that put its values at about [-1, 1] before the
+        model sees them (see ``series_units``).
+    context_length_ : int
+        Steps of history each forecast reads: ``context_length``, at most the model's.
+    head_ : str
+        The resolved head ("auto" resolves to the network's direct head).
+    seasonal_check_ : bool
+        Whether each series' last season, repeated, competes with the network on backtests.
+    periods_ : list of int or None
+        Per series, the detected period (None without a clear season).
+    intervals_ : str
+        The resolved source of intervals and quantiles, "backtest" or "fourier".
+    density_mean_ : bool
+        Whether point forecasts are the Fourier head's density mean.
+    fine_tune_report_ : dict or None
+        With ``fine_tune_steps``: the held-out MSE of both models and which was kept.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
