@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tsheads.csvio import read_csv
-from tsheads.data import to_panel
+from tsheads.frames import to_panel
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsheads.data import (
+from tsheads.frames import (
     Panel,
     describe_inserted,
     from_panel,

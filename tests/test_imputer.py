@@ -198,7 +198,7 @@ def test_blend_off_and_bad_blend_parameters(tiny_weights):
 
 
 def test_only_series_sharing_timestamps_are_regressed_on_each_other():
-    from tsheads.estimators.imputer import aligned_groups
+    from tsheads.frames import aligned_groups
 
     hours = pd.date_range("2024-01-01", periods=50, freq="h")
     index = [hours, hours[1:], hours, pd.RangeIndex(50), hours[:-1]]

@@ -106,6 +106,7 @@ FORECAST_EXAMPLE = """example:
 
 def _forecast(args: argparse.Namespace) -> int:
     from tsheads import Forecaster
+    from tsheads.frames import flat_columns
 
     levels = [args.level] if args.level else None
     if _on_cluster(args):  # backtest intervals pool errors over all series: Fourier ones here
@@ -121,7 +122,7 @@ def _forecast(args: argparse.Namespace) -> int:
         bar.update()
         result = forecaster.predict(args.horizon, level=levels)
         bar.update()
-    flat = _flatten_columns(result)
+    flat = flat_columns(result, forecaster.alias)
     flat.to_csv(out)
     print(f"forecast {args.horizon} steps for {frame.shape[1]} series; wrote {out}")
     if args.plot:
@@ -138,6 +139,7 @@ DETECT_EXAMPLE = """example:
 
 def _detect(args: argparse.Namespace) -> int:
     from tsheads import AnomalyDetector
+    from tsheads.estimators.anomaly import LABEL_NAME, SCORE_NAME
 
     if _on_cluster(args):
         raise ValueError("detect learns its threshold from all fit rows in one process; "
@@ -155,17 +157,17 @@ def _detect(args: argparse.Namespace) -> int:
         per = detector.anomaly_score(frame, per_channel=True, freq=args.freq) \
             if args.per_channel and scores.ndim == 1 else None
     if scores.ndim == 2:  # a long file (unique_id, ds, y): each series is scored on its own
-        result = scores.assign(anomaly=scores["anomaly_score"] > detector.threshold_)
+        result = scores.assign(**{LABEL_NAME: scores[SCORE_NAME] > detector.threshold_})
         result.to_csv(out, index=False)
         print(f"scored {len(result):,} rows of {scores.iloc[:, 0].nunique():,} series"
-              f"{_added(frame, result)}; {int(result['anomaly'].sum()):,} flagged; wrote {out}")
+              f"{_added(frame, result)}; {int(result[LABEL_NAME].sum()):,} flagged; wrote {out}")
         return 0
-    result = scores.to_frame("anomaly_score").assign(anomaly=scores > detector.threshold_)
+    result = scores.to_frame(SCORE_NAME).assign(**{LABEL_NAME: scores > detector.threshold_})
     if per is not None:
         result = result.join(per.add_suffix("-score"))
     result.to_csv(out)
     print(f"scored {len(result):,} rows of {frame.shape[1]} columns{_added(frame, result)}; "
-          f"{int(result['anomaly'].sum()):,} flagged; wrote {out}")
+          f"{int(result[LABEL_NAME].sum()):,} flagged; wrote {out}")
     if args.plot:
         from tsheads.plotting import plot_detection
 
@@ -217,15 +219,6 @@ def _stages(what: str, total: int):
         yield bar
 
 
-def _flatten_columns(frame):
-    """(series, column) headers become 'series' and 'series-lo-80' for a flat CSV."""
-    if frame.columns.nlevels == 1:
-        return frame
-    flat = frame.copy()
-    flat.columns = [s if c == "tsheads" else f"{s}{c[len('tsheads'):]}" for s, c in frame.columns]
-    return flat
-
-
 def _demo(args: argparse.Namespace) -> int:
     from tsheads.demo import run
 
@@ -268,10 +261,14 @@ def _whole_number(text: str, minimum: int) -> int:
 
 def _check_plot(plot: str | None, frame, path: str) -> None:
     """Plots draw one panel per column of a wide file; refuse a long one before any work."""
-    if plot and {"unique_id", "ds", "y"} <= set(frame.columns):
+    from tsheads.frames import ID_COL, TARGET_COL, TIME_COL
+
+    long = (ID_COL, TIME_COL, TARGET_COL)
+    if plot and set(long) <= set(frame.columns):
         raise ValueError(
             f"--plot draws wide files (a time column and one column per series), but {path} "
-            "is long (unique_id, ds, y); drop --plot or pivot the file to one column per series."
+            f"is long ({', '.join(long)}); drop --plot or pivot the file to one column per "
+            "series."
         )
 
 

@@ -1,4 +1,4 @@
-"""Reading CSV files into frames that `tsheads.data.to_panel` understands.
+"""Reading CSV files into frames that `tsheads.frames.to_panel` understands.
 
 Errors name the file, the line (1-based, header included) and the column, so a user can
 open the file at the right place.
@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_TIME_NAMES = ("date", "datetime", "timestamp", "time", "ds")
-_LONG_CSV = ("unique_id", "ds", "y")
+from tsheads.frames import ID_COL, TARGET_COL, TIME_COL
+
+_TIME_NAMES = ("date", "datetime", "timestamp", "time", TIME_COL)
+_LONG_CSV = (ID_COL, TIME_COL, TARGET_COL)
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -251,7 +253,7 @@ def _select(df: pd.DataFrame, path: Path, columns: list[str] | None) -> pd.DataF
 
 def _long_csv(df: pd.DataFrame, path: Path, date_format: str | None) -> pd.DataFrame:
     """Parse ds (unless integer), check y, sort by id then time."""
-    if date_format is not None or not pd.api.types.is_integer_dtype(df["ds"].dtype):
-        df = df.assign(ds=_parse_times(df["ds"], path, "ds", date_format))
-    _numeric_cells(df[["y"]], path)
-    return df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    if date_format is not None or not pd.api.types.is_integer_dtype(df[TIME_COL].dtype):
+        df = df.assign(**{TIME_COL: _parse_times(df[TIME_COL], path, TIME_COL, date_format)})
+    _numeric_cells(df[[TARGET_COL]], path)
+    return df.sort_values([ID_COL, TIME_COL], kind="stable").reset_index(drop=True)

@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsheads.frames import ID_COL, TARGET_COL, TIME_COL
 from tsheads.runtime import load_model
 
-FRAME_KEYS = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+FRAME_KEYS = {"id_col": ID_COL, "time_col": TIME_COL, "target_col": TARGET_COL}
 
 
 def is_dask_frame(X) -> bool:
@@ -157,7 +158,7 @@ def _method_part(part: pd.DataFrame, shipped, *, method: str, frame_kwargs: dict
 
 def _lengths_part(part: pd.DataFrame, shipped, *, frame_kwargs: dict) -> pd.DataFrame:
     """One row per series of the partition: its length on the frequency grid."""
-    from tsheads.data import to_panel
+    from tsheads.frames import to_panel
 
     panel = to_panel(part, **frame_kwargs)
     return pd.DataFrame({"n": [len(v) for v in panel.values]}, dtype=np.int64)
@@ -346,7 +347,7 @@ def run_files(
     *,
     scheduler: str | None = None,
     workers: int | None = None,
-    time_col: str = "ds",
+    time_col: str = TIME_COL,
     progress: bool = True,
 ) -> list[str]:
     """Read CSV or Parquet files with Dask, run ``task(frame) -> frame`` on a cluster and
@@ -377,7 +378,7 @@ def run_files(
                 cluster.close()
 
 
-def read_frame(inputs: str | list[str], time_col: str = "ds"):
+def read_frame(inputs: str | list[str], time_col: str = TIME_COL):
     """A Dask frame of CSV or Parquet files (by the first path's suffix; globs allowed),
     with ``time_col`` parsed as timestamps when it holds text."""
     import dask.dataframe as dd

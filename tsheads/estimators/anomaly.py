@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import replace
 
 import numpy as np
 from scipy.stats import genpareto
@@ -25,6 +24,7 @@ from tsheads.estimators.base import (
     series_units,
     to_units,
 )
+from tsheads.frames import concat, from_panel, given_rows, one_per_step
 from tsheads.nn import TinyModel
 from tsheads.seasonality import detect_period
 
@@ -209,8 +209,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
             return distributed.anomaly_score(self, X, "anomaly_score", history, frame_kwargs)
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if per_channel or panel.layout == "long":
-            return _output(*self._given(panel, channels), SCORE_NAME)
-        return _output_one(*self._given_one(panel, _across_channels(channels)), SCORE_NAME)
+            return from_panel(*self._given(panel, channels), name=SCORE_NAME)
+        return one_per_step(*self._given_one(panel, _across_channels(channels)), SCORE_NAME)
 
     def predict(self, X, *, history=None, id_col: str = "unique_id", time_col: str = "ds",
                 target_col: str = "y", freq=None):
@@ -221,9 +221,9 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if panel.layout == "long":
             flags = [c > self.threshold_ for c in channels]
-            return _output(*self._given(panel, flags), LABEL_NAME)
+            return from_panel(*self._given(panel, flags), name=LABEL_NAME)
         flags = _across_channels(channels) > self.threshold_
-        return _output_one(*self._given_one(panel, flags), LABEL_NAME)
+        return one_per_step(*self._given_one(panel, flags), LABEL_NAME)
 
     def fit_predict(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
                     target_col: str = "y", freq=None):
@@ -311,8 +311,6 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def _given_one(self, panel, values: np.ndarray) -> tuple:
         """`_given` for one value per step of the whole panel (a wide frame's score)."""
-        from tsheads.data import given_rows
-
         if self.reindex or panel.given is None:
             return panel, values
         return given_rows(panel, panel.values)[0], values[panel.given.positions[0]]
@@ -332,7 +330,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         """Each series of ``X`` preceded by its history, and where ``X`` starts in it."""
         if history is None:
             return panel.values, [0] * len(panel)
-        joined = self._panel(_concat(history, X), frame_kwargs)
+        joined = self._panel(concat(history, X), frame_kwargs)
         lookup = dict(zip(joined.ids, joined.values, strict=True))
         full = [lookup[sid] for sid in panel.ids]
         return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
@@ -451,32 +449,3 @@ def _entities(panel, channels: list[np.ndarray]) -> list[np.ndarray]:
 def _across_channels(channels: list[np.ndarray]) -> np.ndarray:
     """The most anomalous channel per step: a fault often shows in one sensor only."""
     return np.max(np.vstack(channels), axis=0)
-
-
-def _concat(history, X):
-    """``history`` followed by ``X``, in their shared layout."""
-    if type(history) is not type(X):
-        raise TypeError(f"history must have the layout of X ({type(X).__name__}), got "
-                        f"{type(history).__name__}.")
-    if isinstance(X, np.ndarray):
-        return np.concatenate([history, X])
-    import pandas as pd
-
-    zones = [getattr(getattr(frame, "index", None), "tz", None) for frame in (history, X)]
-    if zones[0] != zones[1]:
-        raise ValueError(f"history has time zone {zones[0]} but X has {zones[1]}; convert one "
-                         "with .tz_convert() or .tz_localize() so that both match.")
-    return pd.concat([history, X])
-
-
-def _output(panel, values: list[np.ndarray], name: str):
-    from tsheads.data import from_panel
-
-    return from_panel(panel, values, name=name)
-
-
-def _output_one(panel, values: np.ndarray, name: str):
-    """One value per step for the whole panel: a Series (wide in) or a 1-D array."""
-    one = replace(panel, values=[values], ids=[name], index=panel.index[:1], ndim=1,
-                  dtypes=(values.dtype,))
-    return _output(one, [values], name)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from tsheads.frames import describe_inserted, given_rows, to_panel
 from tsheads.nn import TinyModel
 from tsheads.runtime import load_model, threads
 from tsheads.training import fine_tune
@@ -47,8 +48,6 @@ class ModelMixin:
     def _panel(self, X, frame_kwargs: dict):
         """``X`` as a panel; warns when missing grid timestamps were inserted, since the
         output (imputed or scored rows) then holds rows the input did not have."""
-        from tsheads.data import describe_inserted, to_panel
-
         panel = to_panel(X, **frame_kwargs)
         note = describe_inserted(panel)
         if note:
@@ -70,8 +69,6 @@ class ModelMixin:
 
     def _given(self, panel, values: list[np.ndarray]):
         """With ``reindex=False``, the panel and values cut back to the input's rows."""
-        from tsheads.data import given_rows
-
         return (panel, values) if self.reindex else given_rows(panel, values)
 
     def _fitted_model(self, series: list[np.ndarray]) -> TinyModel:

@@ -21,6 +21,7 @@ from tsheads.estimators.base import (
     series_units,
     to_units,
 )
+from tsheads.frames import from_panel_columns, future_index, series_table
 from tsheads.nn import TinyModel
 from tsheads.runtime import forecast, forecast_quantiles, forecast_samples
 from tsheads.seasonality import detect_period, seasonal_repeat
@@ -193,8 +194,6 @@ class Forecaster(ModelMixin, BaseEstimator):
         future timestamps as index (columns (series, column) when intervals are asked);
         arrays get an (horizon, n_series) array, or a dict of them by column.
         """
-        from tsheads.data import from_panel_columns, future_index
-
         if distributed.is_dask_frame(getattr(self, "panel_", None)):
             return distributed.predict_forecaster(self, horizon, level, quantiles)
         check_is_fitted(self, "model_")
@@ -225,21 +224,19 @@ class Forecaster(ModelMixin, BaseEstimator):
         its history (those whose cut history is at least as long as the context the forecast
         uses), the mean absolute error there of the network forecast and of the seasonal
         repeat (in the series' units), and which one ``predict(horizon)`` uses."""
-        import pandas as pd
-
         check_is_fitted(self, "model_")
         horizon = _check_horizon(horizon)
         series = self._history()
         with self._threads():
             plan = self._plan(series, horizon, backtest=True)
         scale = np.array([np.ldexp(spread, e) for e, _, spread in self.units_])
-        return pd.DataFrame({
-            "period": pd.array(self.periods_, dtype="Int64"),
+        return series_table(self.panel_.ids, {
+            "period": self.periods_,
             "backtests": plan.compared,
             "network_mae": plan.network_mae * scale,
             "seasonal_mae": plan.seasonal_mae * scale,
             "uses": np.where(plan.seasonal, "seasonal", self.head_),
-        }, index=pd.Index(self.panel_.ids, name="series"))
+        }, nullable_int=("period",))
 
     def sample(self, horizon: int, n_samples: int = 100, *, seed: int = 0) -> np.ndarray:
         """Draws (n_series, horizon, n_samples) from the Fourier head's density per step.

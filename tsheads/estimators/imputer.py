@@ -19,6 +19,7 @@ from tsheads.estimators.base import (
     to_units,
 )
 from tsheads.fills import blend_weights, linear_fill, partners, regression_fill, seasonal_fill
+from tsheads.frames import aligned_groups, from_panel, series_table
 from tsheads.nn import TinyModel
 from tsheads.runtime import reconstruct
 from tsheads.seasonality import detect_period
@@ -185,15 +186,13 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         absolute error ``mae_*`` on the checked values, in the series' own units (NaN where
         the fill was not available). Needs ``blend=True``.
         """
-        import pandas as pd
-
         frame_kwargs = frame_args(id_col, time_col, target_col, freq)
         if not self.blend:
             raise ValueError("blend_summary needs blend=True; with blend=False every series "
                              "takes the model's fill alone.")
         panel, units, _, checks = self._fill(X, frame_kwargs)
         rows = [c.row(panel.ids, u[2] * 2.0 ** u[0]) for c, u in zip(checks, units, strict=True)]
-        return pd.DataFrame(rows, index=pd.Index(panel.ids, name="series"))
+        return series_table(panel.ids, rows)
 
     def _fill(self, X, frame_kwargs: dict):
         """The panel of ``X``, each series' units, its fills in those units and its checks."""
@@ -219,8 +218,6 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         return self.fit(X, **frame_kwargs).transform(X, **frame_kwargs)
 
     def _output(self, panel, filled: list[np.ndarray]):
-        from tsheads.data import from_panel
-
         return from_panel(*self._given(panel, filled))
 
 
@@ -289,20 +286,6 @@ class Check:
             out[f"weight_{name}"] = float(w)
             out[f"mae_{name}"] = float(e) * unit
         return out
-
-
-def aligned_groups(index: list) -> list[list[int]]:
-    """Positions of series grouped by identical time index: who may be regressed on whom."""
-    groups: list[list[int]] = []
-    for i, idx in enumerate(index):
-        for group in groups:
-            first = index[group[0]]
-            if len(first) == len(idx) and first.equals(idx):
-                group.append(i)
-                break
-        else:
-            groups.append([i])
-    return groups
 
 
 def blended_fills(
