@@ -18,7 +18,7 @@ Needs the peers, which live outside the main venv: run it in .venv-bench
 
 Usage: python benchmarks/forecast.py [--weights PATH] [--out PATH] [--quick] [--skip-ets]
                                      [--threads N] [--stride N] [--fine-tune-steps N]
-                                     [--heads H,..] [--unmirrored H,..] [--shifted H,..]
+                                     [--heads H,..] [--unmirrored H,..]
                                      [--tsheads-stand-in]
 """
 
@@ -181,11 +181,10 @@ def variant(head: str, **off: bool) -> str:
 
 
 def head_variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
-    """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped,
-    ``--unmirrored`` with mirror averaging off, ``--shifted`` with the density mean on."""
+    """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped and
+    ``--unmirrored`` with mirror averaging off."""
     rows = [(variant(h), {"head": h}) for h in args.heads]
-    for flag, option, value in (("unmirrored", "mirror", False),
-                                ("shifted", "density_mean", True)):
+    for flag, option, value in (("unmirrored", "mirror", False),):
         rows += [(variant(h, **{option: value}), {"head": h, option: value})
                  for h in getattr(args, flag)]
     return rows
@@ -600,9 +599,7 @@ def header(args: argparse.Namespace, seconds: float, warm: float, n_series: int)
         f"{auto_head()} head, except for a series whose last season, "
         f"repeated, beat it by 20 % on 3 backtests at the end of its own history; the "
         "`head=...` rows are the network alone. Every row forecasts mirrored (`mirror=True`) "
-        "and with the direct head's own value (`density_mean=False`; `density_mean=True` adds "
-        "the mean of the Fourier head's density around it) unless its name says "
-        "otherwise.\n"
+        "unless its name says otherwise.\n"
         f"- ETTh1: test split rows {ETT_TEST[0]}-{ETT_TEST[1] - 1}, z-normalised with train "
         f"statistics; context {CONTEXT}; all 7 channels; window stride {args.stride}"
         f"{' (quick: a few windows)' if args.quick else ''}.\n"
@@ -672,10 +669,6 @@ def main() -> None:
     parser.add_argument("--unmirrored", default="direct,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="forecast heads to run again with mirror=False (comma-separated)")
-    parser.add_argument("--shifted", default="direct,ensemble",
-                        type=lambda text: [h for h in text.split(",") if h],
-                        help="forecast heads to run again with density_mean=True "
-                             "(comma-separated)")
     parser.add_argument("--intervals", default="backtest,fourier",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="interval sources to score on M4 beside intervals='auto'")

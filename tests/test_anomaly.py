@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import generate_series
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -210,7 +211,6 @@ def test_smooth_skips_nan():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"views": "time"}, "views must be a non-empty tuple"),
         ({"views": ("time", "wavelet")}, "views must be a non-empty tuple"),
         ({"views": ()}, "views must be a non-empty tuple"),
         ({"fusion": "median"}, "fusion must be one of"),
@@ -224,6 +224,13 @@ def test_smooth_skips_nan():
 def test_bad_params_raise_clear_errors(tiny_weights, params, match):
     with pytest.raises(ValueError, match=match):
         AnomalyDetector(weights=tiny_weights, **params).fit(series())
+
+
+def test_a_parameter_of_the_wrong_type_is_a_type_error(tiny_weights):
+    with pytest.raises(TypeError, match="views must be a non-empty tuple"):
+        AnomalyDetector(weights=tiny_weights, views="time").fit(series())
+    with pytest.raises(TypeError, match="trim must be a number in"):
+        AnomalyDetector(weights=tiny_weights, trim="0.1").fit(series())
 
 
 def test_unseen_series_and_mismatched_history(tiny_weights):
@@ -247,17 +254,25 @@ def test_any_length_and_holes_give_one_finite_score_per_step(tiny_weights, n, ho
     np.testing.assert_array_equal(y, before)
 
 
-def test_run_heads_gives_normalised_outputs_and_their_scales(tiny_weights):
-    from tsheads.runtime import load_model, run_head, run_heads
+def test_run_heads_gives_outputs_in_the_windows_units_and_their_scales(tiny_weights):
+    from tsheads.nn.encoder import inverse_spectrum
+    from tsheads.runtime import load_model, run_heads
+    from tsheads.scaling import standardize
 
     model = load_model(tiny_weights)
-    values = np.stack([generate_series(64, seed=i) for i in range(3)])
+    values = 1e3 + 50 * np.stack([generate_series(64, seed=i) for i in range(3)])
     mask = np.zeros(values.shape, dtype=bool)
     mask[:, 10:20] = True
-    out, loc, scale = run_heads(model, values, mask, batch_size=2)
-    assert out["spectrum"].shape == (3, 2, 32) and loc.shape == scale.shape == (3, 1)
-    np.testing.assert_allclose(out["reconstruction"] * scale + loc,
-                               run_head(model, "reconstruction", values, mask), rtol=1e-12)
+    out = run_heads(model, values, mask, batch_size=2)
+    z, loc, scale = standardize(values, mask)
+    np.testing.assert_allclose(out.scale, scale, rtol=1e-12)
+    with torch.no_grad():
+        raw = model.eval()(torch.from_numpy(z).float(), torch.from_numpy(mask))
+    np.testing.assert_allclose(out.values["reconstruction"],
+                               raw["reconstruction"].double().numpy() * scale + loc, rtol=1e-6)
+    spectrum = inverse_spectrum(raw["spectrum"].double()).numpy() * scale + loc
+    assert out.values["spectrum"].shape == values.shape  # the window the spectrum rebuilds
+    np.testing.assert_allclose(out.values["spectrum"], spectrum, rtol=1e-6)
 
 
 def test_the_end_of_a_normal_series_is_not_flagged():

@@ -464,26 +464,28 @@ def test_ten_thousand_short_series_are_scored(tiny_weights):
 # ---------------------------------------------------------------- parameters
 
 
+# a value of the wrong type is a TypeError, one of the right type out of range a ValueError
 BAD_PARAMS = [
-    ({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
-    ({"batch_size": 2.5}, "batch_size must be an int >= 1, got 2.5"),
-    ({"fine_tune_steps": -1}, "fine_tune_steps must be an int >= 0, got -1"),
-    ({"fine_tune_steps": None}, "fine_tune_steps must be an int >= 0, got None"),
-    ({"n_threads": 0}, "n_threads must be None or an int >= 1, got 0"),
-    ({"n_threads": True}, "n_threads must be None or an int >= 1, got True"),
-    ({"random_state": "abc"}, "random_state must be an int >= 0, got 'abc'"),
-    ({"random_state": -1}, "random_state must be an int >= 0, got -1"),
-    ({"random_state": None}, "random_state must be an int >= 0, got None"),
-    ({"weights": 123}, "weights must be None .* or the path of a .pt file, got 123"),
-    ({"weights": ""}, "weights must be None .* got ''"),
+    ({"batch_size": 0}, ValueError, "batch_size must be an int >= 1, got 0"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an int >= 1, got 2.5"),
+    ({"fine_tune_steps": -1}, ValueError, "fine_tune_steps must be an int >= 0, got -1"),
+    ({"fine_tune_steps": None}, TypeError, "fine_tune_steps must be an int >= 0, got None"),
+    ({"n_threads": 0}, ValueError, "n_threads must be None or an int >= 1, got 0"),
+    ({"n_threads": True}, TypeError, "n_threads must be None or an int >= 1, got True"),
+    ({"random_state": "abc"}, TypeError, "random_state must be an int >= 0, got 'abc'"),
+    ({"random_state": -1}, ValueError, "random_state must be an int >= 0, got -1"),
+    ({"random_state": None}, TypeError, "random_state must be an int >= 0, got None"),
+    ({"weights": 123}, TypeError, "weights must be None .* or the path of a .pt file, got 123"),
+    ({"weights": ""}, ValueError, "weights must be None .* got ''"),
 ]
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize(("params", "match"), BAD_PARAMS)
-def test_bad_common_parameters_are_named_in_fit(estimator, params, match, tiny_weights):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize(("params", "error", "match"), BAD_PARAMS)
+def test_bad_common_parameters_are_named_in_fit(estimator, params, error, match, tiny_weights):
+    with pytest.raises(error, match=match) as raised:
         run(estimator, frame(), **{"weights": tiny_weights, **params})
+    assert raised.type is error
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -501,14 +503,14 @@ def test_missing_weights_file(tmp_path):
 def test_imputer_stride_is_checked_against_the_context(tiny_weights):
     with pytest.raises(ValueError, match=r"stride 65 is longer than the model's context \(64\)"):
         Imputer(weights=tiny_weights, stride=65).fit(frame())
-    with pytest.raises(ValueError, match="stride must be 'auto' or a positive int, got True"):
+    with pytest.raises(TypeError, match="stride must be 'auto' or a positive int, got True"):
         Imputer(weights=tiny_weights, stride=True).fit(frame())
     out = Imputer(weights=tiny_weights, stride=64).fit_transform(gappy(400))
     assert not out.isna().any().any()
 
 
 def test_imputer_progress_must_be_a_bool(tiny_weights):
-    with pytest.raises(ValueError, match="progress must be True or False, got 'yes'"):
+    with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
         Imputer(weights=tiny_weights, progress="yes").fit(frame())
 
 

@@ -193,7 +193,7 @@ def test_blend_off_and_bad_blend_parameters(tiny_weights):
     with pytest.raises(ValueError, match="blend_summary needs blend=True"):
         imputer.blend_summary(gappy)
     for name in ("blend", "cross_series"):
-        with pytest.raises(ValueError, match=f"{name} must be True or False, got 'yes'"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False, got 'yes'"):
             Imputer(weights=tiny_weights, **{name: "yes"}).fit(gappy)
 
 

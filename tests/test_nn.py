@@ -141,7 +141,7 @@ def test_missing_weights_file(tmp_path):
 
 
 def test_standardize_is_invertible_and_safe_on_constants():
-    from tsheads.windows import standardize, unstandardize
+    from tsheads.scaling import standardize, unstandardize
 
     values = np.array([[1e15, 1e15 + 2, 1e15 + 4, 0.0], [5.0, 5.0, 5.0, 5.0]])
     mask = np.array([[False, False, False, True], [False] * 4])

@@ -47,10 +47,10 @@ def test_memory_stays_bounded_for_ten_thousand_series(model, monkeypatch):
 
     monkeypatch.setattr(model, "forward", spy)
     values = np.tile(windows(100), (100, 1))  # 10 000 windows
-    out, loc, _ = run_heads(model, values, np.isnan(values), heads=("forecast",),
-                            batch_size=512)
+    out = run_heads(model, values, np.isnan(values), heads=("forecast",), batch_size=512)
     assert max(seen) == 512 and sum(seen) == 10_000
-    assert out["forecast"].shape == (10_000, TINY.horizon) and loc.shape == (10_000, 1)
+    assert out.values["forecast"].shape == (10_000, TINY.horizon)
+    assert out.scale.shape == (10_000, 1)
 
 
 def test_compiled_matches_eager_and_does_not_recompile_within_a_bucket(model):

@@ -161,43 +161,47 @@ def test_not_fitted_error_before_fit(cls):
 
 # ---------------------------------------------------------------- parameter validation in fit
 
-# every constructor parameter with a value that fit must refuse, and the message it gives
+# every constructor parameter with a value that fit must refuse, the error it raises (a value
+# of the wrong type: TypeError; of the right type but out of range or not a choice:
+# ValueError) and the message it gives
 COMMON = {
-    "weights": (123, "weights must be None .* or the path of a .pt file, got 123"),
-    "batch_size": (0, "batch_size must be an int >= 1, got 0"),
-    "fine_tune_steps": (-1, "fine_tune_steps must be an int >= 0, got -1"),
-    "n_threads": (True, "n_threads must be None or an int >= 1, got True"),
-    "random_state": ("abc", "random_state must be an int >= 0, got 'abc'"),
-    "compile": ("yes", "compile must be 'auto', True or False, got 'yes'"),
+    "weights": (123, TypeError, "weights must be None .* or the path of a .pt file, got 123"),
+    "batch_size": (0, ValueError, "batch_size must be an int >= 1, got 0"),
+    "fine_tune_steps": (-1, ValueError, "fine_tune_steps must be an int >= 0, got -1"),
+    "n_threads": (True, TypeError, "n_threads must be None or an int >= 1, got True"),
+    "random_state": ("abc", TypeError, "random_state must be an int >= 0, got 'abc'"),
+    "compile": ("yes", ValueError, "compile must be 'auto', True or False, got 'yes'"),
 }
 BAD_PARAMS = {
     Imputer: {
         **COMMON,
-        "stride": (2.5, "stride must be 'auto' or a positive int, got 2.5"),
-        "progress": ("yes", "progress must be True or False, got 'yes'"),
-        "blend": (1, "blend must be True or False, got 1"),
-        "cross_series": ("no", "cross_series must be True or False, got 'no'"),
-        "reindex": ("no", "reindex must be True or False, got 'no'"),
+        "stride": (2.5, TypeError, "stride must be 'auto' or a positive int, got 2.5"),
+        "progress": ("yes", TypeError, "progress must be True or False, got 'yes'"),
+        "blend": (1, TypeError, "blend must be True or False, got 1"),
+        "cross_series": ("no", TypeError, "cross_series must be True or False, got 'no'"),
+        "reindex": ("no", TypeError, "reindex must be True or False, got 'no'"),
     },
     Forecaster: {
         **COMMON,
-        "context_length": (8, "context_length must be an int >= 16, got 8"),
-        "head": ("lstm", r"head must be one of \('auto', 'direct'.*got 'lstm'"),
-        "alias": ("", "alias must be a non-empty string, got ''"),
-        "intervals": ("bootstrap", r"intervals must be one of \(.*\), got 'bootstrap'"),
-        "mirror": ("yes", "mirror must be True or False, got 'yes'"),
-        "density_mean": (1, "density_mean must be True or False, got 1"),
+        "context_length": (8, ValueError, "context_length must be an int >= 16, got 8"),
+        "head": ("lstm", ValueError, r"head must be one of \('auto', 'direct'.*got 'lstm'"),
+        "alias": ("", ValueError, "alias must be a non-empty string, got ''"),
+        "intervals": ("bootstrap", ValueError,
+                      r"intervals must be one of \(.*\), got 'bootstrap'"),
+        "mirror": ("yes", TypeError, "mirror must be True or False, got 'yes'"),
     },
     AnomalyDetector: {
         **COMMON,
-        "views": ("time", "views must be a non-empty tuple of distinct names .* got 'time'"),
-        "fusion": ("median", r"fusion must be one of \('mean', 'max'\), got 'median'"),
-        "window": (0, "window must be 'auto' or a positive int, got 0"),
-        "contamination": (0.5, r"contamination must be 'auto' or a number in \(0, 0.5\)"),
-        "trim": (1.0, r"trim must be a number in \[0, 1\), got 1.0"),
-        "stride": (-1, "stride must be 'auto' or a positive int, got -1"),
-        "horizon": (1.5, "horizon must be 'auto' or a positive int, got 1.5"),
-        "reindex": (0, "reindex must be True or False, got 0"),
+        "views": ("time", TypeError,
+                  "views must be a non-empty tuple of distinct names .* got 'time'"),
+        "fusion": ("median", ValueError, r"fusion must be one of \('mean', 'max'\), got 'median'"),
+        "window": (0, ValueError, "window must be 'auto' or a positive int, got 0"),
+        "contamination": (0.5, ValueError,
+                          r"contamination must be 'auto' or a number in \(0, 0.5\)"),
+        "trim": (1.0, ValueError, r"trim must be a number in \[0, 1\), got 1.0"),
+        "stride": (-1, ValueError, "stride must be 'auto' or a positive int, got -1"),
+        "horizon": (1.5, TypeError, "horizon must be 'auto' or a positive int, got 1.5"),
+        "reindex": (0, TypeError, "reindex must be True or False, got 0"),
     },
 }
 
@@ -211,11 +215,12 @@ def test_every_constructor_parameter_has_a_checked_bad_value(cls):
     ("cls", "name"), [(cls, name) for cls in ESTIMATORS for name in BAD_PARAMS[cls]]
 )
 def test_bad_parameter_is_refused_in_fit_not_in_init(cls, name, tiny_weights):
-    value, match = BAD_PARAMS[cls][name]
+    value, error, match = BAD_PARAMS[cls][name]
     est = cls(**{"weights": tiny_weights, name: value})  # stored verbatim, no error yet
     assert est.get_params()[name] == value
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match) as raised:
         est.fit(frame())
+    assert raised.type is error
 
 
 # ---------------------------------------------------------------- pickling

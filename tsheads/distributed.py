@@ -68,14 +68,15 @@ def predict_forecaster(est, horizon: int, level=None, quantiles=None):
     """``Forecaster.predict`` after a fit on a Dask frame: a lazy frame of forecasts."""
     from sklearn.base import clone
 
-    from tsheads.estimators.forecaster import _check_horizon, _column_probs
+    from tsheads.estimators.forecaster import _check_horizon
+    from tsheads.estimators.intervals import column_probs
 
     horizon = _check_horizon(horizon)
     if horizon > est.model_.config.horizon and est.head != "autoregressive":
         warnings.warn(f"horizon {horizon} is beyond the direct head's "
                       f"{est.model_.config.horizon} steps; later steps are rolled out from the "
                       "model's own forecasts.", UserWarning, stacklevel=3)
-    columns = [est.alias, *_column_probs(est.alias, level, quantiles)]
+    columns = [est.alias, *column_probs(est.alias, level, quantiles)]
     if level or quantiles:
         _check_interval_source(est, horizon)
     X, keys = est.panel_, _frame_keys(est.frame_kwargs_)

@@ -1,7 +1,9 @@
 """The one place that loads, batches, compiles and runs the model.
 
-Estimators hand numpy windows in their original scale; this module normalises them,
-runs the model in bounded batches under ``torch.inference_mode`` and hands numpy back.
+Estimators hand numpy windows in their own units; this module normalises them, runs the
+model in bounded batches under ``torch.inference_mode`` and hands numpy back in the same
+units (the spectrum head's output as the window it rebuilds, in time), so that callers
+never scale, unscale or touch torch.
 With compilation on, each batch is padded to one of a few fixed sizes (``BUCKETS``) so
 that ``torch.compile`` builds one graph per size and never recompiles per call.
 """
@@ -13,8 +15,10 @@ import contextvars
 import warnings
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,13 +26,8 @@ from tqdm import tqdm
 
 from tsheads.nn import TinyModel
 from tsheads.nn.encoder import inverse_spectrum
-from tsheads.nn.heads import (
-    fourier_coefficients,
-    fourier_mean,
-    fourier_quantiles,
-    fourier_samples,
-)
-from tsheads.windows import standardize, unstandardize
+from tsheads.nn.heads import fourier_coefficients, fourier_quantiles, fourier_samples
+from tsheads.scaling import standardize, unstandardize
 
 WEIGHTS = Path(__file__).parent / "weights" / "tiny.pt"
 BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)  # batch sizes a compiled model is built for
@@ -77,12 +76,6 @@ def threads(n_threads: int | None, mode: bool | str) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
-
-
-def spectrum_to_time(spec: np.ndarray) -> np.ndarray:
-    """(N, L) windows in time from the spectrum head's (N, 2, L/2) output, in the same
-    normalised scale (see `tsheads.nn.encoder.inverse_spectrum`)."""
-    return inverse_spectrum(torch.from_numpy(np.ascontiguousarray(spec))).numpy()
 
 
 def _counting_inductor(graph, example_inputs):
@@ -144,6 +137,17 @@ def prepared(model: TinyModel, n_windows: int) -> TinyModel | CompiledModel:
     return _COMPILED[model]
 
 
+VALUE_HEADS = ("reconstruction", "spectrum", "forecast", "autoregressive")  # values in time
+FORECAST_HEADS = {"direct": "forecast", "autoregressive": "autoregressive"}
+
+
+class Outputs(NamedTuple):
+    """What `run_heads` hands back for (N, L) windows."""
+
+    values: dict[str, np.ndarray]  # per head: values in the windows' units (see `run_heads`)
+    scale: np.ndarray  # (N, 1) each window's normalisation scale (errors are kept in it)
+
+
 def run_heads(
     model: TinyModel,
     values: np.ndarray,
@@ -151,34 +155,54 @@ def run_heads(
     *,
     heads: tuple[str, ...] | None = None,
     batch_size: int = 64,
+    group: int = 1,
     progress: bool = False,
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Heads' outputs for (N, L) windows in the normalised scale, with each window's
-    ``loc`` and ``scale`` (N, 1).
+) -> Outputs:
+    """Heads' outputs for (N, L) windows, in the windows' own units.
 
-    ``heads`` picks the outputs to keep (all by default); ``mask`` is True where a value is
-    hidden or missing. For outputs that are not values in time (the spectrum), mapping back
-    to the original scale is the caller's business.
+    ``heads`` picks the outputs (all by default); ``mask`` is True where a value is hidden or
+    missing. Reconstruction and forecasts come back as values; the spectrum head as the
+    (N, L) window its spectrum rebuilds; the Fourier head as its raw density parameters
+    (a density of normalised values, see `Density`). Rows come in groups of ``group`` that
+    share a batch (the masked copies of one window): batches hold whole groups.
     """
     names = tuple(model.heads) if heads is None else heads
-    outs: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    raw, loc, scale = _run(model, values, mask, names, batch_size, group, progress)
+    out = {name: _in_units(name, raw[name], loc, scale) for name in names}
+    return Outputs(out, scale)
+
+
+def _run(model, values, mask, names, batch_size: int, group: int, progress: bool
+         ) -> tuple[dict[str, torch.Tensor], np.ndarray, np.ndarray]:
+    """Normalised float64 outputs per head, with each window's loc and scale (N, 1)."""
+    batch = max(batch_size // group, 1) * group
+    outs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     locs, scales = [], []
     model = prepared(model.eval(), len(values))
-    starts = range(0, len(values), batch_size)
     with torch.inference_mode():
-        for start in tqdm(starts, disable=not progress, unit="batch", desc="tsheads",
-                          delay=2.0):
-            rows = slice(start, start + batch_size)
+        for start in tqdm(range(0, len(values), batch), disable=not progress, unit="batch",
+                          desc="tsheads", delay=2.0):
+            rows = slice(start, start + batch)
             z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
             result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]), names)
             for name in names:
-                outs[name].append(result[name].double().numpy())
+                outs[name].append(result[name].double())
             locs.append(loc)
             scales.append(scale)
     if not locs:
-        return {name: np.empty((0, 0)) for name in names}, np.empty((0, 1)), np.empty((0, 1))
-    joined = {name: np.concatenate(parts) for name, parts in outs.items()}
-    return joined, np.concatenate(locs), np.concatenate(scales)
+        return {name: torch.empty((0, 0), dtype=torch.float64) for name in names}, \
+            np.empty((0, 1)), np.empty((0, 1))
+    return ({name: torch.cat(parts) for name, parts in outs.items()}, np.concatenate(locs),
+            np.concatenate(scales))
+
+
+def _in_units(name: str, raw: torch.Tensor, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """One head's normalised output in the windows' units (the Fourier head's as it is)."""
+    if name == "spectrum" and len(raw):
+        raw = inverse_spectrum(raw)  # (N, 2, L/2) -> (N, L) in time
+    if name not in VALUE_HEADS or not len(raw):
+        return raw.numpy()
+    return unstandardize(raw.numpy(), loc, scale)
 
 
 def run_head(
@@ -190,10 +214,9 @@ def run_head(
     batch_size: int = 64,
     progress: bool = False,
 ) -> np.ndarray:
-    """One head's output for (N, L) windows, mapped back to each window's original scale."""
-    outs, loc, scale = run_heads(model, values, mask, heads=(head,), batch_size=batch_size,
-                                 progress=progress)
-    return unstandardize(outs[head], loc, scale) if len(loc) else np.empty((0, 0))
+    """One head's output for (N, L) windows, in the windows' own units."""
+    return run_heads(model, values, mask, heads=(head,), batch_size=batch_size,
+                     progress=progress).values[head]
 
 
 def reconstruct(
@@ -213,6 +236,82 @@ def reconstruct(
                     progress=progress)
 
 
+@dataclass(frozen=True)
+class Density:
+    """The Fourier head's density of each forecast step around the direct forecast, for the
+    contexts of one model pass (steps up to ``H_max``)."""
+
+    direct: np.ndarray  # (N, H_max) the direct forecast, in the contexts' units
+    raw: torch.Tensor  # (N, H_max, P) the Fourier head's parameters, normalised
+    scale: np.ndarray  # (N, 1) each context's normalisation scale
+
+    def head(self, n: int) -> Density:
+        """The density of the first ``n`` contexts only."""
+        return Density(self.direct[:n], self.raw[:n], self.scale[:n])
+
+    def offsets(self, levels: list[float], horizon: int) -> np.ndarray:
+        """(N, horizon, Q) each step's quantiles as distances from the direct forecast."""
+        coeffs = fourier_coefficients(self.raw[:, :horizon])
+        levels_t = torch.tensor(levels, dtype=torch.float64)
+        return fourier_quantiles(coeffs, levels_t).numpy() * self.scale[:, :, None]
+
+    def draws(self, n_samples: int, horizon: int, seed: int = 0) -> np.ndarray:
+        """(N, horizon, n_samples) draws per step, as distances from the direct forecast;
+        each step drawn on its own (right marginals, not coherent paths)."""
+        coeffs = fourier_coefficients(self.raw[:, :horizon])
+        generator = torch.Generator().manual_seed(seed)
+        return fourier_samples(coeffs, n_samples, generator).numpy() * self.scale[:, :, None]
+
+
+class Forecast(NamedTuple):
+    """What `forecast_run` hands back for (N, L) contexts."""
+
+    point: np.ndarray  # (N, horizon) in the contexts' units
+    scale: np.ndarray  # (N, 1) each context's normalisation scale
+    density: Density | None  # the first pass's Fourier density, when asked for
+
+
+def forecast_run(
+    model: TinyModel,
+    contexts: np.ndarray,
+    horizon: int,
+    *,
+    head: str = "direct",
+    batch_size: int = 64,
+    density: bool = False,
+) -> Forecast:
+    """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown, with each
+    context's scale and, if asked, the Fourier density of its first ``H_max`` steps from the
+    same model pass.
+
+    ``head="direct"`` forecasts ``H_max`` steps per pass; ``"autoregressive"`` one patch per
+    pass. Either way each forecast is appended to the context and the window encoded again
+    until the horizon is reached.
+    """
+    if head not in FORECAST_HEADS:
+        raise ValueError(f"head must be 'direct' or 'autoregressive', got {head!r}.")
+    name = FORECAST_HEADS[head]
+    window = np.array(contexts, dtype=np.float64)
+    if not len(window):
+        return Forecast(np.empty((0, horizon)), np.empty((0, 1)), None)
+    parts: list[np.ndarray] = []
+    scale, found = np.empty((0, 1)), None
+    while sum(p.shape[1] for p in parts) < horizon:
+        first = not parts
+        names = tuple(dict.fromkeys((name, "forecast", "fourier"))) if first and density \
+            else (name,)
+        raw, loc, step_scale = _run(model, window, np.isnan(window), names, batch_size, 1, False)
+        step = _in_units(name, raw[name], loc, step_scale)
+        if first:
+            scale = step_scale
+            if density:
+                found = Density(_in_units("forecast", raw["forecast"], loc, step_scale),
+                                raw["fourier"], step_scale)
+        parts.append(step)
+        window = np.concatenate([window, step], axis=1)[:, -window.shape[1] :]
+    return Forecast(np.concatenate(parts, axis=1)[:, :horizon], scale, found)
+
+
 def forecast(
     model: TinyModel,
     contexts: np.ndarray,
@@ -220,48 +319,15 @@ def forecast(
     *,
     head: str = "direct",
     batch_size: int = 64,
-    density_mean: bool = False,
 ) -> np.ndarray:
-    """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown.
-
-    ``head="direct"`` forecasts ``H_max`` steps per pass; ``"autoregressive"`` one patch per
-    pass. Either way each forecast is appended to the context and the window encoded again
-    until the horizon is reached. With ``density_mean`` each direct pass is the mean of
-    the Fourier head's forecast distribution instead of the direct head's own value.
-    """
-    if head not in ("direct", "autoregressive"):
-        raise ValueError(f"head must be 'direct' or 'autoregressive', got {head!r}.")
-    window = np.array(contexts, dtype=np.float64)
-    if not len(window):
-        return np.empty((0, horizon))
-    parts: list[np.ndarray] = []
-    while sum(p.shape[1] for p in parts) < horizon:
-        if head == "autoregressive":
-            step = run_head(model, head, window, np.isnan(window), batch_size=batch_size)
-        else:
-            step = _direct_pass(model, window, batch_size, density_mean)
-        parts.append(step)
-        window = np.concatenate([window, step], axis=1)[:, -window.shape[1] :]
-    return np.concatenate(parts, axis=1)[:, :horizon]
+    """Point forecasts (N, horizon) from (N, L) contexts holding NaN where unknown (see
+    `forecast_run`)."""
+    return forecast_run(model, contexts, horizon, head=head, batch_size=batch_size).point
 
 
-def _direct_pass(model: TinyModel, window: np.ndarray, batch_size: int, density_mean: bool
-                 ) -> np.ndarray:
-    """(N, H_max) forecasts of one direct pass in original units: the direct head's value,
-    or with ``density_mean`` the mean of the Fourier head's distribution around it."""
-    if not density_mean:
-        return run_head(model, "forecast", window, np.isnan(window), batch_size=batch_size)
-    direct, coeffs, loc, scale = _fourier(model, window, model.config.horizon, batch_size)
-    return unstandardize(direct + fourier_mean(coeffs).numpy(), loc, scale)
-
-
-def _fourier(model: TinyModel, contexts: np.ndarray, horizon: int, batch_size: int):
-    """Direct forecasts (N, horizon) and Fourier coefficients (N, horizon, K), normalised,
-    with each window's loc and scale (N, 1)."""
-    outs, loc, scale = run_heads(model, contexts, np.isnan(contexts),
-                                 heads=("forecast", "fourier"), batch_size=batch_size)
-    coeffs = fourier_coefficients(torch.from_numpy(outs["fourier"][:, :horizon]))
-    return outs["forecast"][:, :horizon], coeffs, loc, scale
+def _density(model: TinyModel, contexts: np.ndarray, batch_size: int) -> Density:
+    """The Fourier density of (N, L) contexts from one pass of the direct head."""
+    return forecast_run(model, contexts, 1, batch_size=batch_size, density=True).density
 
 
 def forecast_quantiles(
@@ -271,33 +337,13 @@ def forecast_quantiles(
     levels: list[float],
     *,
     batch_size: int = 64,
-    offsets: str | None = None,
 ) -> np.ndarray:
-    """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``.
-
-    The Fourier head's density is of the value around the direct forecast, so a quantile
-    is the direct forecast plus the density's quantile, in the window's original scale.
-    For callers that centre the density on a point forecast of their own, ``offsets``
-    gives only the distances from the direct forecast (``"direct"``) or from the
-    density's mean (``"mean"``).
-    """
+    """Quantiles (N, horizon, Q) of each step from the Fourier head, ``horizon <= H_max``:
+    the direct forecast plus the density's quantile, in the contexts' units."""
     if not len(contexts):
         return np.empty((0, horizon, len(levels)))
-    direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
-    residual = fourier_quantiles(coeffs, torch.tensor(levels, dtype=torch.float64)).numpy()
-    return _around(direct, residual, coeffs, loc, scale, offsets)
-
-
-def _around(direct, residual, coeffs, loc, scale, offsets: str | None) -> np.ndarray:
-    """Residuals (N, H, Q) of the normalised direct forecast (N, H) in original units:
-    as values, or as distances from the direct forecast or the density's mean."""
-    if offsets == "mean":
-        residual = residual - fourier_mean(coeffs).numpy()[:, :, None]
-    elif offsets not in (None, "direct"):
-        raise ValueError(f"offsets must be None, 'direct' or 'mean', got {offsets!r}.")
-    if offsets:
-        return residual * scale[:, :, None]
-    return (direct[:, :, None] + residual) * scale[:, :, None] + loc[:, :, None]
+    found = _density(model, contexts, batch_size)
+    return found.direct[:, :horizon, None] + found.offsets(levels, horizon)
 
 
 def forecast_samples(
@@ -308,16 +354,10 @@ def forecast_samples(
     *,
     seed: int = 0,
     batch_size: int = 64,
-    offsets: str | None = None,
 ) -> np.ndarray:
-    """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``.
-
-    Steps are drawn independently: the draws match each step's marginal distribution, not
-    the joint behaviour of a path. ``offsets`` as in `forecast_quantiles`.
-    """
+    """Draws (N, horizon, n_samples) from each step's Fourier density, ``horizon <= H_max``,
+    around the direct forecast (steps drawn independently, see `Density.draws`)."""
     if not len(contexts):
         return np.empty((0, horizon, n_samples))
-    direct, coeffs, loc, scale = _fourier(model, contexts, horizon, batch_size)
-    generator = torch.Generator().manual_seed(seed)
-    residual = fourier_samples(coeffs, n_samples, generator).numpy()
-    return _around(direct, residual, coeffs, loc, scale, offsets)
+    found = _density(model, contexts, batch_size)
+    return found.direct[:, :horizon, None] + found.draws(n_samples, horizon, seed)

@@ -18,7 +18,7 @@ from tsheads.nn.encoder import fill_linear, spectrum
 from tsheads.nn.heads import ENCODER_HEADS
 from tsheads.nn.masking import pretraining_mask
 from tsheads.sampling import WindowSampler
-from tsheads.windows import CLIP, standardize
+from tsheads.scaling import standardize, standardize_like
 
 CLEAN_SHARE = 0.3  # rows shown with nothing hidden: forecasting sees clean contexts too
 MIN_VISIBLE = 16  # rows with fewer visible values teach nothing and are dropped from the loss
@@ -51,16 +51,12 @@ def make_batch(context: np.ndarray, future: np.ndarray, hide: np.ndarray) -> Bat
     return Batch(
         z=as_t(z).float(),
         mask=as_t(mask),
-        target=as_t(_normalise(context, known, loc, scale)).float(),
+        target=as_t(standardize_like(context, known, loc, scale)).float(),
         hidden=as_t(hidden & usable),
         known=as_t(known & usable),
-        future=as_t(_normalise(future, future_known, loc, scale)).float(),
+        future=as_t(standardize_like(future, future_known, loc, scale)).float(),
         future_known=as_t(future_known),
     )
-
-
-def _normalise(values: np.ndarray, known: np.ndarray, loc: np.ndarray, scale: np.ndarray):
-    return np.clip(np.where(known, (np.nan_to_num(values) - loc) / scale, 0.0), -CLIP, CLIP)
 
 
 def sample_batch(

@@ -1,41 +1,14 @@
-"""Per-window scaling, windowing and stitching (numpy only, float64 throughout).
+"""Cutting series into windows and stitching windows back (numpy only, float64 throughout).
 
-Scaling happens here, outside the model, in float64 so that huge magnitudes (1e15) keep
-their precision; the model only ever sees the normalised window.
+One grid for each job: `cut_windows` (flush with the series' end) for filling gaps,
+`grid_starts` (anchored at step 0) for scoring, and `stitch` to put overlapping windows back.
+Scaling lives in `tsheads.scaling`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-CLIP = 20.0  # normalised values beyond this are clipped: spikes stay large but finite
-REL_FLOOR = 1e-4  # scale never drops below this share of |loc|: constant windows stay finite
-ABS_FLOOR = 1e-8
-
-
-def standardize(
-    values: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalise each row by the mean and spread of its visible values.
-
-    ``mask`` is True where a value is hidden or missing; those values do not enter the
-    statistics and come back as 0. Returns ``(z, loc, scale)`` with loc/scale of shape
-    (B, 1), so that ``unstandardize(z, loc, scale)`` inverts it exactly for unclipped values.
-    """
-    visible = ~mask
-    count = np.maximum(visible.sum(axis=1, keepdims=True), 1)
-    filled = np.where(visible, values, 0.0)
-    loc = filled.sum(axis=1, keepdims=True) / count
-    var = (np.where(visible, values - loc, 0.0) ** 2).sum(axis=1, keepdims=True) / count
-    scale = np.maximum(np.sqrt(var), ABS_FLOOR + REL_FLOOR * np.abs(loc))
-    z = np.where(visible, (filled - loc) / scale, 0.0)
-    return np.clip(z, -CLIP, CLIP), loc, scale
-
-
-def unstandardize(z: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The inverse of ``standardize``."""
-    return z * scale + loc
 
 
 def left_pad(series: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:

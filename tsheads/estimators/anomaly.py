@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
@@ -18,14 +16,15 @@ from tsheads.estimators.anomaly_views import (
 )
 from tsheads.estimators.base import (
     ModelMixin,
-    Units,
+    check_int,
     check_observed,
     frame_args,
-    series_units,
-    to_units,
+    is_number,
+    shared_parameters,
 )
 from tsheads.frames import concat, from_panel, given_rows, one_per_step
 from tsheads.nn import TinyModel
+from tsheads.scaling import Units, series_units, to_units
 from tsheads.seasonality import detect_period
 
 FUSIONS = ("mean", "max")
@@ -39,6 +38,7 @@ POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
 MIN_OBSERVED = 16  # observed values a series needs before its steps can be scored
 
 
+@shared_parameters
 class AnomalyDetector(ModelMixin, BaseEstimator):
     """Score how anomalous every time step is, zero-shot, from three views of the encoder.
 
@@ -78,23 +78,11 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         Steps between the windows of the time and spectrum views; "auto" is half the context.
     horizon : int or "auto"
         Steps forecast from each origin by the forecast view; "auto" is 64.
-    batch_size : int
-        Windows per model call.
-    weights : str or None
-        Path to model weights; None uses the shipped pretrained model.
-    fine_tune_steps : int
-        If positive, ``fit`` adapts a copy of the model to the fit data first.
-    n_threads : int or None
-        Torch threads while running; None keeps torch's setting.
-    compile : {"auto", True, False}
-        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
-        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
-    random_state : int
-        Seed of fine-tuning.
     reindex : bool
         Timestamps missing from the frequency grid are inserted as gaps and scored (with a
         warning that says how many and where); True returns scores for them too, False
         returns exactly the input's rows.
+    %(shared_parameters)s
 
     Attributes
     ----------
@@ -235,21 +223,28 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def _validate_anomaly_params(self) -> None:
         views = self.views
-        if (isinstance(views, str) or not isinstance(views, (tuple, list)) or not views
-                or not set(views) <= set(VIEWS) or len(set(views)) != len(views)):
-            raise ValueError(f"views must be a non-empty tuple of distinct names from {VIEWS}, "
-                             f"got {views!r}; e.g. views=('time',).")
+        expected = (f"views must be a non-empty tuple of distinct names from {VIEWS}, "
+                    f"got {views!r}; e.g. views=('time',).")
+        if isinstance(views, str) or not isinstance(views, (tuple, list)):
+            raise TypeError(expected)
+        if not views or not set(views) <= set(VIEWS) or len(set(views)) != len(views):
+            raise ValueError(expected)
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
         for name in ("window", "stride", "horizon"):
-            _check_auto_int(name, getattr(self, name))
+            check_int(name, getattr(self, name), 1, "'auto' or a positive int", auto=True)
         c = self.contamination
-        ok = isinstance(c, numbers.Real) and not isinstance(c, bool) and 0 < c < 0.5
-        if c != "auto" and not ok:
-            raise ValueError(f"contamination must be 'auto' or a number in (0, 0.5), got {c!r}.")
+        expected = f"contamination must be 'auto' or a number in (0, 0.5), got {c!r}."
+        if not (is_number(c) or (isinstance(c, str) and c == "auto")):
+            raise TypeError(expected)
+        if c != "auto" and not 0 < c < 0.5:
+            raise ValueError(expected)
         t = self.trim
-        if not (isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 <= t < 1):
-            raise ValueError(f"trim must be a number in [0, 1), got {t!r}; e.g. trim=0.25.")
+        expected = f"trim must be a number in [0, 1), got {t!r}; e.g. trim=0.25."
+        if not is_number(t):
+            raise TypeError(expected)
+        if not 0 <= t < 1:
+            raise ValueError(expected)
 
     def _resolve(self, model: TinyModel, series: list[np.ndarray]) -> None:
         """Check the parameters against the model and resolve every "auto"."""
@@ -340,12 +335,6 @@ def _scaled(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:
     """Each series in the units learned by fit (see `series_units`): the model then sees
     every magnitude and level of data alike, and scores do not depend on them."""
     return [to_units(s, u) for s, u in zip(series, units, strict=True)]
-
-
-def _check_auto_int(name: str, value) -> None:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
-    if value != "auto" and not ok:
-        raise ValueError(f"{name} must be 'auto' or a positive int, got {value!r}.")
 
 
 def _kept_steps(panel, smoothed: list[dict[str, np.ndarray]], trim: float

@@ -7,7 +7,7 @@ where it is undefined (a missing value, or no history to forecast from):
   patches whose number is ``k`` modulo ``N_PHASES``, so every step is reconstructed once per
   window while it is hidden. All copies of a window go through the model in one batch.
 * **spectrum**: one more, unhidden copy of the same window; the spectrum head rebuilds the
-  window's rFFT, which goes back to time with ``runtime.spectrum_to_time``.
+  window's rFFT, which the runtime hands back as the window it rebuilds, in time.
 * **forecast**: from the ``context_length`` steps before each origin (origins every
   ``horizon`` steps), the forecast head predicts the next ``horizon`` steps.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsheads.nn import TinyModel
-from tsheads.runtime import run_heads, spectrum_to_time
+from tsheads.runtime import run_head, run_heads
 from tsheads.windows import grid_starts, stitch, tent, windows_at
 
 VIEWS = ("time", "spectrum", "forecast")
@@ -107,17 +107,14 @@ def _run_copies(
     copies = np.repeat(windows[:, None, :], N_PHASES + 1, axis=1)  # (N, K + 1, L)
     copies[reverse, N_PHASES] = copies[reverse, N_PHASES, ::-1]
     masks[reverse, N_PHASES] = masks[reverse, N_PHASES, ::-1]
-    batch = max(batch_size // (N_PHASES + 1), 1) * (N_PHASES + 1)  # whole windows per call
-    out, loc, scale = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
-                                heads=("reconstruction", "spectrum"), batch_size=batch)
-    loc = loc.reshape(n, N_PHASES + 1, 1)
-    scale = scale.reshape(n, N_PHASES + 1, 1)
-    recon = out["reconstruction"].reshape(n, N_PHASES + 1, length) * scale + loc
+    out = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
+                    heads=("reconstruction", "spectrum"), batch_size=batch_size,
+                    group=N_PHASES + 1).values
+    recon = out["reconstruction"].reshape(n, N_PHASES + 1, length)
     time = (recon[:, :N_PHASES] * phases[None]).sum(axis=1)  # (N, L): each step once hidden
-    spec = out["spectrum"].reshape(n, N_PHASES + 1, 2, -1)[:, N_PHASES]  # (N, 2, L/2)
-    spec_time = spectrum_to_time(spec)  # (N, L)
-    spec_time[reverse] = spec_time[reverse, ::-1]
-    return time, spec_time * scale[:, N_PHASES] + loc[:, N_PHASES]
+    spec = out["spectrum"].reshape(n, N_PHASES + 1, length)[:, N_PHASES]  # (N, L)
+    spec[reverse] = spec[reverse, ::-1]
+    return time, spec
 
 
 def forecast_origins(n: int, horizon: int, first: int = 0) -> np.ndarray:
@@ -141,9 +138,8 @@ def _forecasts(
     predicted = np.full((len(contexts), horizon), np.nan)
     if enough.any():
         run = contexts[enough]
-        out, loc, scale = run_heads(model, run, np.isnan(run), heads=("forecast",),
-                                    batch_size=batch_size)
-        predicted[enough] = out["forecast"][:, :horizon] * scale + loc
+        predicted[enough] = run_head(model, "forecast", run, np.isnan(run),
+                                     batch_size=batch_size)[:, :horizon]
     result, offset = [], 0
     for s, o in zip(series, origins, strict=True):
         path = np.full(len(s) + horizon, np.nan)

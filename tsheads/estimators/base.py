@@ -15,6 +15,33 @@ from tsheads.nn import TinyModel
 from tsheads.runtime import load_model, threads
 from tsheads.training import fine_tune
 
+SHARED_PARAMETERS = """\
+    fine_tune_steps : int
+        If positive, ``fit`` adapts a copy of the model to the data for this many steps,
+        by hiding observed values and reconstructing them (the pretraining losses).
+    batch_size : int
+        Windows per model call; bounds memory for any number of series.
+    weights : str or None
+        Path to model weights; None uses the shipped pretrained model.
+    n_threads : int or None
+        Torch threads while running; None keeps torch's setting.
+    compile : {"auto", True, False}
+        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
+        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
+    random_state : int
+        Seed of fine-tuning.
+"""
+SHARED_MARKER = "    %(shared_parameters)s\n"
+
+
+def shared_parameters(cls: type) -> type:
+    """Write the parameters every estimator shares into ``cls``'s docstring, where it holds
+    the line ``%(shared_parameters)s``: one text for all three, so they cannot drift."""
+    if SHARED_MARKER not in (cls.__doc__ or ""):
+        raise TypeError(f"{cls.__name__}'s docstring lacks the line {SHARED_MARKER.strip()}")
+    cls.__doc__ = cls.__doc__.replace(SHARED_MARKER, SHARED_PARAMETERS)
+    return cls
+
 
 def frame_args(id_col: str, time_col: str, target_col: str, freq) -> dict:
     """The frame keywords every public method takes, as one dict for `to_panel`."""
@@ -27,23 +54,18 @@ class ModelMixin:
     def _validate_common(self) -> None:
         """Check the parameters every estimator has; messages name the parameter and value."""
         for name, low in (("batch_size", 1), ("fine_tune_steps", 0), ("random_state", 0)):
-            value = getattr(self, name)
-            if not is_int(value) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
-        if self.n_threads is not None and (not is_int(self.n_threads) or self.n_threads < 1):
-            raise ValueError(f"n_threads must be None or an int >= 1, got {self.n_threads!r}.")
+            check_int(name, getattr(self, name), low, f"an int >= {low}")
+        if self.n_threads is not None:
+            check_int("n_threads", self.n_threads, 1, "None or an int >= 1")
         if not (isinstance(self.compile, bool) or self.compile == "auto"):
             raise ValueError(f"compile must be 'auto', True or False, got {self.compile!r}.")
         weights = self.weights
-        is_path = isinstance(weights, (str, os.PathLike)) and str(weights) != ""
-        if weights is not None and not is_path:
-            raise ValueError(
-                f"weights must be None (the shipped model) or the path of a .pt file, "
-                f"got {weights!r}."
-            )
-        progress = getattr(self, "progress", False)
-        if not isinstance(progress, (bool, np.bool_)):
-            raise ValueError(f"progress must be True or False, got {progress!r}.")
+        expected = f"None (the shipped model) or the path of a .pt file, got {weights!r}."
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            raise TypeError(f"weights must be {expected}")
+        if weights is not None and str(weights) == "":
+            raise ValueError(f"weights must be {expected}")
+        check_bool("progress", getattr(self, "progress", False))
 
     def _panel(self, X, frame_kwargs: dict):
         """``X`` as a panel; warns when missing grid timestamps were inserted, since the
@@ -64,8 +86,7 @@ class ModelMixin:
         return "they are used as gaps, and left out of the output (reindex=False)."
 
     def _check_reindex(self) -> None:
-        if not isinstance(self.reindex, bool | np.bool_):
-            raise ValueError(f"reindex must be True or False, got {self.reindex!r}.")
+        check_bool("reindex", self.reindex)
 
     def _given(self, panel, values: list[np.ndarray]):
         """With ``reindex=False``, the panel and values cut back to the input's rows."""
@@ -102,36 +123,23 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-Units = tuple[int, float, float]
+def is_number(value) -> bool:
+    """A real number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def series_units(values: np.ndarray) -> Units:
-    """``(e, loc, spread)`` that map a series to about [-1, 1] (see `to_units`).
-
-    The model normalises each window by its mean and spread, with fixed floors that keep
-    constant windows finite (see `tsheads.windows.standardize`). Those floors would flatten
-    a series of values like 1e-15, or one that varies by 1 around a level of 1e15, and sums
-    of values near 1e308 would overflow. Estimators therefore hand the model each series in
-    these units and map its output back. ``e`` is a power of two (exact scaling, so values
-    near the float limits stay finite); ``loc`` the median and ``spread`` the largest
-    distance from it of the scaled values (1 for a constant series).
-    """
-    finite = values[np.isfinite(values)]
-    peak = np.abs(finite).max() if finite.size else 0.0
-    e = int(np.frexp(peak)[1]) if peak > 0 else 0
-    scaled = np.ldexp(finite, -e)
-    loc = float(np.median(scaled)) if finite.size else 0.0
-    spread = float(np.abs(scaled - loc).max()) if finite.size else 0.0
-    return e, loc, spread if spread > 0 else 1.0
+def check_int(name: str, value, low: int, expected: str, auto: bool = False) -> None:
+    """``value`` is an int >= ``low`` (or "auto" where ``auto``): TypeError for another
+    type, ValueError for an int out of range; ``expected`` says what was expected."""
+    if auto and isinstance(value, str) and value == "auto":
+        return
+    if not is_int(value):
+        raise TypeError(f"{name} must be {expected}, got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
 
 
-def to_units(values: np.ndarray, units: Units) -> np.ndarray:
-    """A series in the units of `series_units`; NaN stays NaN."""
-    e, loc, spread = units
-    return (np.ldexp(values, -e) - loc) / spread
-
-
-def from_units(values: np.ndarray, units: Units) -> np.ndarray:
-    """The inverse of `to_units` (up to rounding)."""
-    e, loc, spread = units
-    return np.ldexp(values * spread + loc, e)
+def check_bool(name: str, value) -> None:
+    """``value`` is True or False (numpy's too): TypeError otherwise."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")

@@ -10,18 +10,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tsheads import distributed
-from tsheads.estimators.base import (
-    ModelMixin,
-    frame_args,
-    from_units,
-    is_int,
-    series_units,
-    to_units,
-)
+from tsheads.estimators.base import ModelMixin, check_bool, check_int, frame_args, shared_parameters
 from tsheads.fills import blend_weights, linear_fill, partners, regression_fill, seasonal_fill
 from tsheads.frames import aligned_groups, from_panel, series_table
 from tsheads.nn import TinyModel
 from tsheads.runtime import reconstruct
+from tsheads.scaling import from_units, series_units, to_units, unit_size
 from tsheads.seasonality import detect_period
 from tsheads.windows import cut_windows, stitch, tent, window_starts
 
@@ -34,6 +28,7 @@ ROUNDS = 2  # blend rounds when series are regressed on each other (see blended_
 CHECK_SHIFTS = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
 
 
+@shared_parameters
 class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     """Fill every missing value zero-shot; observed values come back bit-for-bit.
 
@@ -52,8 +47,6 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    weights : str or None
-        Path to model weights; None uses the shipped pretrained model.
     blend : bool
         Blend the model's fill with the checked classical fills (True) or use the model's
         fill alone (False).
@@ -64,24 +57,13 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         Step between window starts, at most the model's context; "auto" is a quarter of it,
         or half of it when ``fit`` sees more than a million values (half the model's work
         for 1-4 % more error).
-    batch_size : int
-        Windows per model call; bounds memory for any number of series.
-    fine_tune_steps : int
-        If positive, ``fit`` adapts a copy of the model to the data by hiding observed
-        values and reconstructing them for this many steps.
-    n_threads : int or None
-        Torch threads while running; None keeps torch's setting.
-    compile : {"auto", True, False}
-        Run the model through ``torch.compile`` (True), eagerly (False), or compile only
-        for calls big enough to repay the compile time ("auto"; see ``docs/runtime.md``).
-    random_state : int
-        Seed of fine-tuning.
     progress : bool
         Show a progress bar over the model's batches.
     reindex : bool
         Timestamps missing from the frequency grid are inserted as gaps and filled (with a
         warning that says how many and where); True returns rows for them too, False
         returns exactly the input's rows.
+    %(shared_parameters)s
 
     Attributes
     ----------
@@ -139,12 +121,9 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
             return distributed.fit_imputer(self, X, frame_kwargs)
         self._validate_common()
         self._check_reindex()
-        ok = self.stride == "auto" or (is_int(self.stride) and self.stride > 0)
-        if not ok:
-            raise ValueError(f"stride must be 'auto' or a positive int, got {self.stride!r}.")
+        check_int("stride", self.stride, 1, "'auto' or a positive int", auto=True)
         for name in ("blend", "cross_series"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+            check_bool(name, getattr(self, name))
         panel = self._panel(X, frame_kwargs)
         model = self._fitted_model(panel.values)
         length = model.config.context_length
@@ -191,7 +170,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
             raise ValueError("blend_summary needs blend=True; with blend=False every series "
                              "takes the model's fill alone.")
         panel, units, _, checks = self._fill(X, frame_kwargs)
-        rows = [c.row(panel.ids, u[2] * 2.0 ** u[0]) for c, u in zip(checks, units, strict=True)]
+        rows = [c.row(panel.ids, unit_size(u)) for c, u in zip(checks, units, strict=True)]
         return series_table(panel.ids, rows)
 
     def _fill(self, X, frame_kwargs: dict):

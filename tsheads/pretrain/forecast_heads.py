@@ -19,7 +19,7 @@ from tsheads.nn.heads import (
     fourier_coefficients,
     fourier_smoothness,
 )
-from tsheads.windows import ABS_FLOOR, CLIP, REL_FLOOR
+from tsheads.scaling import standardize_torch
 
 ROLLOUT_PATCHES = 4  # patches each window is rolled forward per step
 FOURIER_GAMMA = 1e-4  # weight of the smoothness penalty
@@ -34,17 +34,6 @@ def freeze_all_but(model: TinyModel, heads: tuple[str, ...] = FORECAST_HEADS) ->
     for param in trainable:
         param.requires_grad_(True)
     return trainable
-
-
-def standardize_torch(values: torch.Tensor, mask: torch.Tensor):
-    """``tsheads.windows.standardize`` for tensors: (z, loc, scale), loc/scale (B, 1)."""
-    visible = (~mask).to(values.dtype)
-    count = visible.sum(1, keepdim=True).clamp(min=1)
-    loc = (values * visible).sum(1, keepdim=True) / count
-    var = (((values - loc) * visible) ** 2).sum(1, keepdim=True) / count
-    scale = torch.maximum(var.sqrt(), ABS_FLOOR + REL_FLOOR * loc.abs())
-    z = ((values - loc) / scale * visible).clamp(-CLIP, CLIP)
-    return z, loc, scale
 
 
 def fourier_loss(model: TinyModel, out, future: torch.Tensor, known: torch.Tensor):
