@@ -168,8 +168,8 @@ def seasonal_note(df: pd.DataFrame, horizon: int, args: argparse.Namespace, labe
 
 
 def auto_head() -> str:
-    """The head ``head="auto"`` builds on (``tsheads.estimators.forecaster.AUTO_HEAD``)."""
-    from tsheads.estimators.forecaster import AUTO_HEAD
+    """The head ``head="auto"`` builds on (``tsheads.estimators.network.AUTO_HEAD``)."""
+    from tsheads.estimators.network import AUTO_HEAD
 
     return AUTO_HEAD
 

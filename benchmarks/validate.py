@@ -37,7 +37,7 @@ from common import DATA, ETT_VAL, ett_h1_normalised, markdown_table  # noqa: E40
 from reconstruction import masks  # noqa: E402
 
 from tsheads import Forecaster  # noqa: E402
-from tsheads.estimators import forecaster as forecaster_module  # noqa: E402
+from tsheads.estimators import network as network_module  # noqa: E402
 from tsheads.runtime import load_model, reconstruct  # noqa: E402
 
 CONTEXT, STRIDE, HORIZONS, M4_H, SEASON, SHORT = 512, 96, (96, 192), 48, 24, 104
@@ -68,7 +68,7 @@ def forecast(weights: str | None, contexts: list[np.ndarray], horizon: int, vari
         rows = [i for i, c in enumerate(contexts) if len(c) == width]
         block = np.column_stack([contexts[i] for i in rows])
         params = dict(VARIANTS[variant])
-        with auto_head(params.pop("auto_head", forecaster_module.AUTO_HEAD)):
+        with auto_head(params.pop("auto_head", network_module.AUTO_HEAD)):
             fitted = Forecaster(weights=weights, **params).fit(block)
             out.append((rows, fitted.predict(horizon).T))
     result = np.empty((len(contexts), horizon))
@@ -80,12 +80,12 @@ def forecast(weights: str | None, contexts: list[np.ndarray], horizon: int, vari
 @contextlib.contextmanager
 def auto_head(name: str):
     """Within this block ``head="auto"`` builds on ``name`` (the seasonal check on top)."""
-    shipped = forecaster_module.AUTO_HEAD
-    forecaster_module.AUTO_HEAD = name
+    shipped = network_module.AUTO_HEAD
+    network_module.AUTO_HEAD = name
     try:
         yield
     finally:
-        forecaster_module.AUTO_HEAD = shipped
+        network_module.AUTO_HEAD = shipped
 
 
 def ett_scores(weights: str | None) -> dict[str, float]:

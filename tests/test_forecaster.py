@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsheads import Forecaster
-from tsheads.estimators.forecaster import AUTO_HEAD
+from tsheads.estimators.network import AUTO_HEAD
 from tsheads.nn import TinyModel
 
 

@@ -54,11 +54,11 @@ def fit_forecaster(est, X, frame_kwargs: dict):
     if est.fine_tune_steps:
         est.fit(X.compute(), **frame_kwargs)
     else:
-        from tsheads.estimators.forecaster import _load
+        from tsheads.estimators.network import load_forecaster_model
 
         est._validate_common()
         est._validate_forecast_params()
-        est.model_ = _load(est.weights)
+        est.model_ = load_forecaster_model(est.weights)
     est.panel_ = X
     est.frame_kwargs_ = dict(frame_kwargs)
     return est
@@ -68,10 +68,10 @@ def predict_forecaster(est, horizon: int, level=None, quantiles=None):
     """``Forecaster.predict`` after a fit on a Dask frame: a lazy frame of forecasts."""
     from sklearn.base import clone
 
-    from tsheads.estimators.forecaster import _check_horizon
+    from tsheads.estimators.base import check_horizon
     from tsheads.estimators.intervals import column_probs
 
-    horizon = _check_horizon(horizon)
+    horizon = check_horizon(horizon)
     if horizon > est.model_.config.horizon and est.head != "autoregressive":
         warnings.warn(f"horizon {horizon} is beyond the direct head's "
                       f"{est.model_.config.horizon} steps; later steps are rolled out from the "
@@ -276,9 +276,9 @@ def _check_frame_kwargs(frame_kwargs: dict) -> dict:
 def _check_interval_source(est, horizon: int) -> None:
     """Backtest intervals pool errors over all series: a partition alone would give other
     numbers, so on a Dask frame only the per-series Fourier intervals are offered."""
-    from tsheads.estimators.forecaster import _resolve_intervals
+    from tsheads.estimators.network import resolve_intervals
 
-    source = _resolve_intervals(est.intervals, est.model_)
+    source = resolve_intervals(est.intervals, est.model_)
     if source == "backtest" or horizon > est.model_.config.horizon:
         raise ValueError(
             "on a Dask frame, intervals and quantiles come from the Fourier head only "

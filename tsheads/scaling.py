@@ -92,6 +92,11 @@ def to_units(values: np.ndarray, units: Units) -> np.ndarray:
     return (np.ldexp(values, -e) - loc) / spread
 
 
+def all_to_units(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:
+    """Each series in its units (see `to_units`)."""
+    return [to_units(s, u) for s, u in zip(series, units, strict=True)]
+
+
 def from_units(values: np.ndarray, units: Units) -> np.ndarray:
     """The inverse of `to_units` (up to rounding)."""
     e, loc, spread = units

@@ -3,38 +3,42 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsheads import distributed
+from tsheads.estimators.anomaly_scores import (
+    across_channels,
+    auto_window,
+    entities_of,
+    fuse,
+    kept_steps,
+    median_period,
+    robust_stats,
+    threshold,
+)
 from tsheads.estimators.anomaly_views import (
-    HEAD_OF_VIEW,
     VIEWS,
+    check_views,
     smooth,
     view_deviations,
+    view_settings,
 )
 from tsheads.estimators.base import (
     ModelMixin,
     check_int,
+    check_number,
     check_observed,
     frame_args,
-    is_number,
     shared_parameters,
 )
-from tsheads.frames import concat, from_panel, given_rows, one_per_step
+from tsheads.frames import concat, from_panel, one_per_step
 from tsheads.nn import TinyModel
-from tsheads.scaling import Units, series_units, to_units
-from tsheads.seasonality import detect_period
+from tsheads.scaling import Units, all_to_units, series_units
 
 FUSIONS = ("mean", "max")
 SCORE_NAME = "anomaly_score"
 LABEL_NAME = "anomaly"
-DEFAULT_HORIZON = 64  # forecast view: steps per origin when horizon="auto"
-MAX_WINDOW = 128  # "auto" smoothing: whole detected periods within this many steps
-MAX_WINDOW_SHARE = 4  # ... and at most this share of the shortest fit series
-TAIL_QUANTILE = 0.99  # a view's unit: the distance from its median to this fit quantile
-POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
 MIN_OBSERVED = 16  # observed values a series needs before its steps can be scored
 
 
@@ -166,17 +170,17 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         check_observed(panel.ids, panel.values, MIN_OBSERVED, "anomaly scoring")
         self.units_ = {sid: series_units(v) for sid, v in zip(panel.ids, panel.values,
                                                                strict=True)}
-        series = _scaled(panel.values, list(self.units_.values()))
+        series = all_to_units(panel.values, list(self.units_.values()))
         self._resolve(self._fitted_model(series), series)
         with self._threads():
             raw = self._deviations(series, [0] * len(panel))
         smoothed = [self._smoothed(r) for r in raw]
-        kept = _kept_steps(panel, smoothed, self.trim)
-        self.stats_ = {sid: _robust_stats(sm, keep) for sid, sm, keep in
+        kept = kept_steps(panel, smoothed, self.trim)
+        self.stats_ = {sid: robust_stats(sm, keep) for sid, sm, keep in
                        zip(panel.ids, smoothed, kept, strict=True)}
         channels = [self._fused(r, self.stats_[sid]) for sid, r in
                     zip(panel.ids, raw, strict=True)]
-        self.threshold_ = _threshold(np.concatenate(_entities(panel, channels)),
+        self.threshold_ = threshold(np.concatenate(entities_of(panel, channels)),
                                      self.contamination)
         return self
 
@@ -198,7 +202,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         panel, channels = self._channel_scores(X, history, frame_kwargs)
         if per_channel or panel.layout == "long":
             return from_panel(*self._given(panel, channels), name=SCORE_NAME)
-        return one_per_step(*self._given_one(panel, _across_channels(channels)), SCORE_NAME)
+        return one_per_step(*self._given(panel, across_channels(channels)), SCORE_NAME)
 
     def predict(self, X, *, history=None, id_col: str = "unique_id", time_col: str = "ds",
                 target_col: str = "y", freq=None):
@@ -210,8 +214,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         if panel.layout == "long":
             flags = [c > self.threshold_ for c in channels]
             return from_panel(*self._given(panel, flags), name=LABEL_NAME)
-        flags = _across_channels(channels) > self.threshold_
-        return one_per_step(*self._given_one(panel, flags), LABEL_NAME)
+        flags = across_channels(channels) > self.threshold_
+        return one_per_step(*self._given(panel, flags), LABEL_NAME)
 
     def fit_predict(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
                     target_col: str = "y", freq=None):
@@ -222,49 +226,23 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     # ---------------------------------------------------------------- fitting
 
     def _validate_anomaly_params(self) -> None:
-        views = self.views
-        expected = (f"views must be a non-empty tuple of distinct names from {VIEWS}, "
-                    f"got {views!r}; e.g. views=('time',).")
-        if isinstance(views, str) or not isinstance(views, (tuple, list)):
-            raise TypeError(expected)
-        if not views or not set(views) <= set(VIEWS) or len(set(views)) != len(views):
-            raise ValueError(expected)
+        check_views(self.views)
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}.")
         for name in ("window", "stride", "horizon"):
             check_int(name, getattr(self, name), 1, "'auto' or a positive int", auto=True)
-        c = self.contamination
-        expected = f"contamination must be 'auto' or a number in (0, 0.5), got {c!r}."
-        if not (is_number(c) or (isinstance(c, str) and c == "auto")):
-            raise TypeError(expected)
-        if c != "auto" and not 0 < c < 0.5:
-            raise ValueError(expected)
-        t = self.trim
-        expected = f"trim must be a number in [0, 1), got {t!r}; e.g. trim=0.25."
-        if not is_number(t):
-            raise TypeError(expected)
-        if not 0 <= t < 1:
-            raise ValueError(expected)
+        check_number("contamination", self.contamination, lambda c: 0 < c < 0.5,
+                     f"contamination must be 'auto' or a number in (0, 0.5), got "
+                     f"{self.contamination!r}.", auto=True)
+        check_number("trim", self.trim, lambda t: 0 <= t < 1,
+                     f"trim must be a number in [0, 1), got {self.trim!r}; e.g. trim=0.25.")
 
     def _resolve(self, model: TinyModel, series: list[np.ndarray]) -> None:
         """Check the parameters against the model and resolve every "auto"."""
-        cfg = model.config
-        missing = [v for v in self.views if HEAD_OF_VIEW[v] not in model.heads]
-        if missing:
-            raise ValueError(f"views {missing} need heads the weights lack (they have "
-                             f"{list(model.heads)}); drop those views or use other weights.")
-        self.stride_ = cfg.context_length // 2 if self.stride == "auto" else self.stride
-        if self.stride_ > cfg.context_length:
-            raise ValueError(f"stride {self.stride} is longer than the model's context "
-                             f"({cfg.context_length}); steps between windows would go unscored.")
-        self.horizon_ = min(DEFAULT_HORIZON, cfg.horizon) if self.horizon == "auto" \
-            else self.horizon
-        if self.horizon_ > cfg.horizon:
-            raise ValueError(f"horizon {self.horizon} is beyond the forecast head's "
-                             f"{cfg.horizon} steps; pass horizon <= {cfg.horizon}.")
-        self.period_ = _median_period(series)
+        self.stride_, self.horizon_ = view_settings(model, self.views, self.stride, self.horizon)
+        self.period_ = median_period(series)
         shortest = min(len(v) for v in series)
-        self.window_ = _auto_window(self.period_, shortest) if self.window == "auto" \
+        self.window_ = auto_window(self.period_, shortest) if self.window == "auto" \
             else self.window
         self.views_ = tuple(self.views)
         self.model_ = model
@@ -280,15 +258,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def _fused(self, raw: dict[str, np.ndarray], stats: dict[str, tuple | None]) -> np.ndarray:
         """Smooth each view, normalise it with its fit statistics, and fuse the views."""
-        smoothed = self._smoothed(raw)
-        parts = [(smoothed[v] - st[0]) / st[1] for v, st in stats.items() if st is not None]
-        stacked = np.vstack(parts) if parts else np.full((1, len(raw[self.views_[0]])), np.nan)
-        ok = np.isfinite(stacked)
-        if self.fusion == "max":
-            fused = np.where(ok, stacked, -np.inf).max(axis=0)
-        else:
-            fused = np.where(ok, stacked, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
-        return np.where(ok.any(axis=0), fused, 0.0)
+        return fuse(self._smoothed(raw), stats, self.fusion)
 
     def _channel_scores(self, X, history, frame_kwargs: dict) -> tuple:
         """The panel of ``X`` and each of its series' fused scores."""
@@ -299,16 +269,10 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         check_observed(panel.ids, full, MIN_OBSERVED, "anomaly scoring")
         firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
         with self._threads():
-            raw = self._deviations(_scaled(full, units), firsts)
+            raw = self._deviations(all_to_units(full, units), firsts)
         scores = [self._fused(r, st)[o:] for r, st, o in
                   zip(raw, stats, offsets, strict=True)]
         return panel, scores
-
-    def _given_one(self, panel, values: np.ndarray) -> tuple:
-        """`_given` for one value per step of the whole panel (a wide frame's score)."""
-        if self.reindex or panel.given is None:
-            return panel, values
-        return given_rows(panel, panel.values)[0], values[panel.given.positions[0]]
 
     def _fitted_for(self, ids: list) -> tuple[list[dict], list[Units]]:
         """The fit statistics and units of each series; a lone series takes a lone fitted
@@ -331,110 +295,3 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         return full, [len(f) - len(v) for f, v in zip(full, panel.values, strict=True)]
 
 
-def _scaled(series: list[np.ndarray], units: list[Units]) -> list[np.ndarray]:
-    """Each series in the units learned by fit (see `series_units`): the model then sees
-    every magnitude and level of data alike, and scores do not depend on them."""
-    return [to_units(s, u) for s, u in zip(series, units, strict=True)]
-
-
-def _kept_steps(panel, smoothed: list[dict[str, np.ndarray]], trim: float
-                ) -> list[np.ndarray]:
-    """Per series (or channel), the fit steps whose units are learned: all but the ``trim``
-    share that look most anomalous at first sight.
-
-    Fit data usually holds anomalies; learned from every step, a view's units would take
-    them as normal variation, most of all in the channels where they show, and those
-    channels would then read calm. The first sight is each view in median/MAD units (which
-    a minority of anomalous steps barely moves), the most surprised view, and for a wide
-    frame the most surprised channel, so that a step dropped in one channel is dropped in
-    all of them."""
-    if trim == 0:
-        return [np.ones(len(next(iter(sm.values()))), dtype=bool) for sm in smoothed]
-    first = [_first_sight(sm) for sm in smoothed]
-    entities = _entities(panel, first)
-    drop = [e > np.nanquantile(e, 1 - trim) if np.isfinite(e).any() else np.zeros(len(e), bool)
-            for e in entities]
-    return [~d for d in drop] if panel.layout == "long" else [~drop[0]] * len(smoothed)
-
-
-def _first_sight(smoothed: dict[str, np.ndarray]) -> np.ndarray:
-    """The most surprised view per step, each view in median/MAD units; NaN where none is
-    defined."""
-    parts = []
-    for deviation in smoothed.values():
-        x = deviation[np.isfinite(deviation)]
-        if len(x):
-            med = np.median(x)
-            mad = max(float(np.median(np.abs(x - med))), 0.01 * med, 1e-12)
-            parts.append((deviation - med) / mad)
-    if not parts:
-        return np.full(len(next(iter(smoothed.values()))), np.nan)
-    stacked = np.vstack(parts)
-    return np.where(np.isfinite(stacked), stacked, -np.inf).max(axis=0)
-
-
-def _robust_stats(smoothed: dict[str, np.ndarray], keep: np.ndarray
-                  ) -> dict[str, tuple[float, float] | None]:
-    """Median and tail spread (99th percentile minus median) of each view's smoothed
-    deviation on the kept fit steps; None where never defined.
-
-    A normalised score of 1 is then as far out as the view's own top 1 % of normal steps.
-    The views' errors have tails of different weight (forecast errors come in long runs,
-    reconstruction errors in short bursts), so matching their bulk (a MAD) left one view's
-    normal excursions louder than another's; matching their tails puts the views on equal
-    terms exactly where an alarm is decided."""
-    stats: dict[str, tuple[float, float] | None] = {}
-    for view, deviation in smoothed.items():
-        x = deviation[keep & np.isfinite(deviation)]
-        if len(x) == 0:
-            stats[view] = None
-            continue
-        med = float(np.median(x))
-        spread = float(np.quantile(x, TAIL_QUANTILE)) - med
-        stats[view] = (med, max(spread, 0.01 * med, 1e-12))
-    return stats
-
-
-def _median_period(series: list[np.ndarray]) -> int | None:
-    periods = [p for p in map(detect_period, series) if p is not None]
-    return int(np.median(periods)) if periods else None
-
-
-def _auto_window(period: int | None, shortest: int) -> int:
-    """The most whole periods that fit in ``MAX_WINDOW`` steps (``MAX_WINDOW`` without one),
-    and at most a quarter of the shortest fit series: a window as long as the series would
-    smooth every score flat."""
-    most = max(1, min(MAX_WINDOW, shortest // MAX_WINDOW_SHARE))
-    if period is None or period > most:
-        return most
-    return period * (most // period)
-
-
-def _threshold(scores: np.ndarray, contamination: float | str) -> float:
-    if contamination == "auto":
-        return _pot_threshold(scores)
-    return float(np.quantile(scores, 1 - contamination))
-
-
-def _pot_threshold(scores: np.ndarray) -> float:
-    """Peaks over threshold: a generalised Pareto fit to the excesses over the 98th
-    percentile, solved for the score exceeded with probability ``POT_RISK``."""
-    start = float(np.quantile(scores, POT_START))
-    excess = scores[scores > start] - start
-    if len(excess) < POT_MIN_EXCESSES or np.ptp(excess) == 0:
-        return float(np.quantile(scores, 1 - POT_RISK))
-    shape, _, spread = genpareto.fit(excess, floc=0)
-    ratio = POT_RISK * len(scores) / len(excess)
-    if abs(shape) < 1e-6:
-        return start - spread * np.log(ratio)
-    return float(start + spread / shape * (ratio ** -shape - 1))
-
-
-def _entities(panel, channels: list[np.ndarray]) -> list[np.ndarray]:
-    """One score per step of each scored unit: every long series, or all channels at once."""
-    return channels if panel.layout == "long" else [_across_channels(channels)]
-
-
-def _across_channels(channels: list[np.ndarray]) -> np.ndarray:
-    """The most anomalous channel per step: a fault often shows in one sensor only."""
-    return np.max(np.vstack(channels), axis=0)

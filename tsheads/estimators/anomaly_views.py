@@ -29,6 +29,37 @@ VIEWS = ("time", "spectrum", "forecast")
 HEAD_OF_VIEW = {"time": "reconstruction", "spectrum": "spectrum", "forecast": "forecast"}
 N_PHASES = 4  # masked copies per window: each hides every 4th patch
 MIN_HISTORY_SHARE = 4  # a forecast origin needs context_length / 4 observed context values
+DEFAULT_HORIZON = 64  # forecast view: steps per origin when horizon="auto"
+
+
+def check_views(views) -> None:
+    """``views`` names distinct views: TypeError for a string or a non-sequence."""
+    expected = (f"views must be a non-empty tuple of distinct names from {VIEWS}, "
+                f"got {views!r}; e.g. views=('time',).")
+    if isinstance(views, str) or not isinstance(views, (tuple, list)):
+        raise TypeError(expected)
+    if not views or not set(views) <= set(VIEWS) or len(set(views)) != len(views):
+        raise ValueError(expected)
+
+
+def view_settings(model: TinyModel, views, stride: int | str, horizon: int | str
+                  ) -> tuple[int, int]:
+    """The window stride and forecast horizon of the views (each "auto" resolved), checked
+    against the model: its heads serve the views, its context and horizon reach."""
+    cfg = model.config
+    missing = [v for v in views if HEAD_OF_VIEW[v] not in model.heads]
+    if missing:
+        raise ValueError(f"views {missing} need heads the weights lack (they have "
+                         f"{list(model.heads)}); drop those views or use other weights.")
+    stride_ = cfg.context_length // 2 if stride == "auto" else stride
+    if stride_ > cfg.context_length:
+        raise ValueError(f"stride {stride} is longer than the model's context "
+                         f"({cfg.context_length}); steps between windows would go unscored.")
+    horizon_ = min(DEFAULT_HORIZON, cfg.horizon) if horizon == "auto" else horizon
+    if horizon_ > cfg.horizon:
+        raise ValueError(f"horizon {horizon} is beyond the forecast head's "
+                         f"{cfg.horizon} steps; pass horizon <= {cfg.horizon}.")
+    return stride_, horizon_
 
 
 def view_deviations(

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from tsheads.frames import describe_inserted, given_rows, to_panel
+from tsheads.frames import describe_inserted, given_rows, given_steps, to_panel
 from tsheads.nn import TinyModel
 from tsheads.runtime import load_model, threads
 from tsheads.training import fine_tune
@@ -88,9 +88,15 @@ class ModelMixin:
     def _check_reindex(self) -> None:
         check_bool("reindex", self.reindex)
 
-    def _given(self, panel, values: list[np.ndarray]):
-        """With ``reindex=False``, the panel and values cut back to the input's rows."""
-        return (panel, values) if self.reindex else given_rows(panel, values)
+    def _given(self, panel, values):
+        """With ``reindex=False``, the panel and values cut back to the input's rows:
+        ``values`` per series, or one array of a value per step for the whole panel (a wide
+        frame's score)."""
+        if self.reindex:
+            return panel, values
+        if isinstance(values, np.ndarray):
+            return given_steps(panel, values)
+        return given_rows(panel, values)
 
     def _fitted_model(self, series: list[np.ndarray]) -> TinyModel:
         """The shared pretrained model, or a fine-tuned copy when fine_tune_steps > 0."""
@@ -139,7 +145,27 @@ def check_int(name: str, value, low: int, expected: str, auto: bool = False) -> 
         raise ValueError(f"{name} must be {expected}, got {value!r}.")
 
 
+def check_number(name: str, value, inside, expected: str, auto: bool = False) -> None:
+    """``value`` is a real number for which ``inside(value)`` holds (or "auto" where
+    ``auto``): TypeError for another type, ValueError outside; ``expected`` is the message."""
+    if auto and isinstance(value, str) and value == "auto":
+        return
+    if not is_number(value):
+        raise TypeError(expected)
+    if not inside(value):
+        raise ValueError(expected)
+
+
 def check_bool(name: str, value) -> None:
     """``value`` is True or False (numpy's too): TypeError otherwise."""
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
+
+
+def check_horizon(horizon) -> int:
+    """A forecast horizon: a positive int (TypeError for another type)."""
+    if not is_int(horizon):
+        raise TypeError(f"horizon must be a positive int, got {horizon!r}.")
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive int, got {horizon}.")
+    return int(horizon)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import numbers
 import warnings
 
 import numpy as np
@@ -14,27 +12,28 @@ from tsheads import distributed
 from tsheads.estimators.backtests import MIN_HISTORY, Plan, plan
 from tsheads.estimators.base import (
     ModelMixin,
+    check_horizon,
     check_observed,
     frame_args,
     is_int,
     shared_parameters,
 )
 from tsheads.estimators.intervals import backtest_quantiles, column_probs, probabilities
+from tsheads.estimators.network import (
+    Network,
+    check_fourier,
+    fine_tuned,
+    interval_source,
+    load_forecaster_model,
+    resolve_head,
+    resolve_intervals,
+)
 from tsheads.frames import from_panel_columns, future_index, series_table
-from tsheads.nn import TinyModel
-from tsheads.runtime import Forecast, forecast_run, load_model
 from tsheads.scaling import from_units, series_units, to_units, unit_size
 from tsheads.seasonality import detect_period
-from tsheads.training import fine_tune
-from tsheads.windows import left_pad
 
 HEADS = ("auto", "direct", "autoregressive", "ensemble")
 INTERVALS = ("auto", "backtest", "fourier")
-# The head and interval source "auto" picks, chosen by benchmarks/validate.py (M4 Hourly
-# holdout inside the train series, ETTh1 validation split), not on the benchmark's test
-# windows: see docs/forecaster.md.
-AUTO_HEAD = "direct"
-AUTO_INTERVALS = "backtest"
 
 
 @shared_parameters
@@ -144,18 +143,22 @@ class Forecaster(ModelMixin, BaseEstimator):
         self._validate_forecast_params()
         panel = self._panel(X, frame_kwargs)
         check_observed(panel.ids, panel.values, MIN_HISTORY, "forecasting")
-        model = _load(self.weights)
+        model = load_forecaster_model(self.weights)
         self.context_length_ = min(self.context_length, model.config.context_length)
-        self.head_ = _resolve_head(self.head, model)
+        self.head_ = resolve_head(self.head, model)
         self.seasonal_check_ = self.head == "auto"
         self.periods_ = [detect_period(v) for v in panel.values]
-        self.intervals_ = _resolve_intervals(self.intervals, model)
+        self.intervals_ = resolve_intervals(self.intervals, model)
         self.fine_tune_report_ = None
         self.units_ = [series_units(v) for v in panel.values]
         self.panel_ = panel
         if self.fine_tune_steps:
             with self._threads():
-                model, self.fine_tune_report_ = self._fine_tuned(model, self._history())
+                network = Network(model, self.head_, self.context_length_, self.mirror,
+                                  self.batch_size)
+                model, self.fine_tune_report_ = fine_tuned(network, self._history(),
+                                                           self.fine_tune_steps,
+                                                           self.random_state)
         self.model_ = model
         return self
 
@@ -175,7 +178,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         if distributed.is_dask_frame(getattr(self, "panel_", None)):
             return distributed.predict_forecaster(self, horizon, level, quantiles)
         check_is_fitted(self, "model_")
-        horizon = _check_horizon(horizon)
+        horizon = check_horizon(horizon)
         probs = probabilities(level, quantiles)
         source = self._interval_source(horizon) if probs else None
         if horizon > self.model_.config.horizon and self.head_ != "autoregressive":
@@ -203,7 +206,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         uses), the mean absolute error there of the network forecast and of the seasonal
         repeat (in the series' units), and which one ``predict(horizon)`` uses."""
         check_is_fitted(self, "model_")
-        horizon = _check_horizon(horizon)
+        horizon = check_horizon(horizon)
         series = self._history()
         with self._threads():
             found = self._plan(series, horizon, backtest=True)
@@ -224,8 +227,8 @@ class Forecaster(ModelMixin, BaseEstimator):
         gives (mirrored, ensembled or seasonal). Needs ``horizon <= H_max``.
         """
         check_is_fitted(self, "model_")
-        horizon = _check_horizon(horizon)
-        self._check_fourier(horizon)
+        horizon = check_horizon(horizon)
+        check_fourier(self.model_, horizon)
         if not is_int(n_samples):
             raise TypeError(f"n_samples must be a positive int, got {n_samples!r}.")
         if n_samples < 1:
@@ -270,50 +273,17 @@ class Forecaster(ModelMixin, BaseEstimator):
               density: bool = False) -> Plan:
         """The forecast of every series and the backtests behind it (see `backtests.plan`)."""
         reach = np.array([min(len(s), self.context_length_) for s in series])
-        return plan(lambda every: self._network(every, horizon, density), series,
+        network = self._network()
+        return plan(lambda every: network(every, horizon, density), series,
                     self.periods_, horizon, reach, backtest=backtest,
                     seasonal_check=self.seasonal_check_)
 
-    def _contexts(self, series: list[np.ndarray]) -> np.ndarray:
-        """(N, L) windows: the last ``context_length_`` steps of each series, left-padded."""
-        length = self.model_.config.context_length
-        return np.stack([left_pad(s[-self.context_length_ :], length)[0] for s in series])
-
-    def _network(self, series: list[np.ndarray], horizon: int, density: bool = False
-                 ) -> Forecast:
-        """The network's forecasts (N, horizon) of the chosen head(s), mirrored if asked,
-        with each context's scale and, if asked, the Fourier density of the unmirrored
-        contexts (from the direct pass itself: the model runs once)."""
-        contexts = self._contexts(series)
-        heads = ("direct", "autoregressive") if self.head_ == "ensemble" else (self.head_,)
-        signs = (1.0, -1.0) if self.mirror else (1.0,)
-        # one model call per head: the mirrored contexts ride in the same batches
-        both = np.concatenate([sign * contexts for sign in signs])
-        runs = [forecast_run(self.model_, both, horizon, head=head, batch_size=self.batch_size,
-                             density=density and k == 0) for k, head in enumerate(heads)]
-        n = len(contexts)
-        point = np.mean([sign * run.point[k * n : (k + 1) * n] for run in runs
-                         for k, sign in enumerate(signs)], axis=0)
-        found = runs[0].density.head(n) if density else None
-        return Forecast(point, runs[0].scale[:n], found)
-
-    def _check_fourier(self, horizon: int) -> None:
-        if "fourier" not in self.model_.heads:
-            raise ValueError("these weights have no Fourier head; use intervals='backtest'.")
-        if horizon > self.model_.config.horizon:
-            raise ValueError(
-                f"the Fourier head covers {self.model_.config.horizon} steps, horizon "
-                f"{horizon} is longer; use intervals='backtest' or a shorter horizon."
-            )
+    def _network(self) -> Network:
+        return Network(self.model_, self.head_, self.context_length_, self.mirror,
+                       self.batch_size)
 
     def _interval_source(self, horizon: int) -> str:
-        """"fourier" or "backtest" for this horizon; an explicit "fourier" request the head
-        cannot serve is an error, an "auto" one falls back to backtests."""
-        if self.intervals_ == "fourier" and self.intervals == "auto":
-            return "fourier" if horizon <= self.model_.config.horizon else "backtest"
-        if self.intervals_ == "fourier":
-            self._check_fourier(horizon)
-        return self.intervals_
+        return interval_source(self.intervals, self.intervals_, self.model_, horizon)
 
     def _quantiles(self, series: list[np.ndarray], horizon: int, probs: list[float],
                    found: Plan) -> dict[float, np.ndarray]:
@@ -323,54 +293,4 @@ class Forecaster(ModelMixin, BaseEstimator):
         if found.density is not None:
             offsets = found.density.offsets(probs, horizon)
             return {p: found.point + offsets[:, :, i] for i, p in enumerate(probs)}
-        return backtest_quantiles(found, self._contexts(series), horizon, probs)
-
-    def _fine_tuned(self, model: TinyModel, series: list[np.ndarray]) -> tuple[TinyModel, dict]:
-        """Fine-tune on all but the last part of each series; keep it only if it helps there."""
-        hold = max(1, min(model.config.horizon, min(len(s) for s in series) // 5))
-        train = [s[:-hold] for s in series]
-        tuned = fine_tune(copy.deepcopy(model), train, self.fine_tune_steps, self.random_state)
-        actual = np.stack([s[-hold:] for s in series])
-        scores = {}
-        for name, candidate in (("pretrained", model), ("fine-tuned", tuned)):
-            self.model_ = candidate
-            scores[name] = float(np.nanmean((self._network(train, hold).point - actual) ** 2))
-        del self.model_
-        best = tuned if scores["fine-tuned"] < scores["pretrained"] else model
-        return best, {"holdout_steps": hold, "holdout_mse": scores,
-                      "kept": "fine-tuned" if best is tuned else "pretrained"}
-
-
-def _load(weights: str | None) -> TinyModel:
-    model = load_model(weights)
-    if "forecast" not in model.heads:
-        raise ValueError(f"the weights {weights or 'shipped'} have no forecast head; "
-                         "pretrain with a current tsheads.")
-    return model
-
-
-def _resolve_head(head: str, model: TinyModel) -> str:
-    has_autoregressive = "autoregressive" in model.heads
-    if head == "auto":
-        return AUTO_HEAD if has_autoregressive else "direct"
-    if head != "direct" and not has_autoregressive:
-        raise ValueError(f"head={head!r} needs an autoregressive head, which these weights "
-                         "lack; use head='direct'.")
-    return head
-
-
-def _resolve_intervals(intervals: str, model: TinyModel) -> str:
-    if intervals == "auto":
-        return AUTO_INTERVALS if "fourier" in model.heads else "backtest"
-    if intervals == "fourier" and "fourier" not in model.heads:
-        raise ValueError("intervals='fourier' needs a Fourier head, which these weights lack; "
-                         "use intervals='backtest'.")
-    return intervals
-
-
-def _check_horizon(horizon) -> int:
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
-        raise TypeError(f"horizon must be a positive int, got {horizon!r}.")
-    if horizon < 1:
-        raise ValueError(f"horizon must be a positive int, got {horizon}.")
-    return int(horizon)
+        return backtest_quantiles(found, self._network().contexts(series), horizon, probs)

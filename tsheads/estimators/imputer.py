@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from tsheads import distributed
+from tsheads.blending import MIN_CONTEXT, blended_fills
 from tsheads.estimators.base import ModelMixin, check_bool, check_int, frame_args, shared_parameters
-from tsheads.fills import blend_weights, linear_fill, partners, regression_fill, seasonal_fill
 from tsheads.frames import aligned_groups, from_panel, series_table
 from tsheads.nn import TinyModel
 from tsheads.runtime import reconstruct
 from tsheads.scaling import from_units, series_units, to_units, unit_size
-from tsheads.seasonality import detect_period
-from tsheads.windows import cut_windows, stitch, tent, window_starts
+from tsheads.windows import cut_windows, stitch, tent
 
-MIN_CONTEXT = 16  # a window needs this many known values before its fill is trusted
 LARGE_INPUT = 1_000_000  # values; above this, stride "auto" halves the model's work (MSE +1-4 %)
-FILLS = ("model", "linear", "seasonal", "regression")  # the candidates a blend weighs
-CHECK_WINDOWS = 16  # windows per series where the blend is checked
-ROUNDS = 2  # blend rounds when series are regressed on each other (see blended_fills)
-# the series' own gaps, moved by these shares of a window, hide the values the check refills
-CHECK_SHIFTS = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
 
 
 @shared_parameters
@@ -185,9 +177,15 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
                                     self.progress)
                 return panel, units, fills, []
             groups = aligned_groups(panel.index) if self.cross_series else None
-            fills, checks = blended_fills(self.model_, scaled, groups, self.stride_,
-                                          self.batch_size, self.progress)
+            fills, checks = blended_fills(scaled, groups, self._model_fill,
+                                          self.model_.config.context_length)
         return panel, units, fills, checks
+
+    def _model_fill(self, series: list[np.ndarray], check: bool) -> list[np.ndarray]:
+        """The model's fills of ``series``; for the blend's check quietly (no progress bar,
+        no warning about long gaps)."""
+        return fill_series(self.model_, series, self.stride_, self.batch_size,
+                           progress=self.progress and not check, warn=not check)
 
     def fit_transform(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
                       target_col: str = "y", freq=None):
@@ -245,146 +243,6 @@ def _fill_pass(
         out.append(fill if n else _fallback(s))
         offset += n
     return out
-
-
-@dataclass
-class Check:
-    """What the blend check found for one series (see ``Imputer.blend_summary``)."""
-
-    weights: np.ndarray  # (len(FILLS),) convex blend weights; 0 for unavailable fills
-    errors: np.ndarray  # (len(FILLS),) mean absolute error on the checked values; NaN: unavailable
-    checked: int  # observed values hidden and refilled
-    period: int | None
-    partners: np.ndarray  # positions of the series it is regressed on
-
-    def row(self, ids: list, unit: float) -> dict:
-        """A row of ``blend_summary``; ``unit`` maps errors back to the series' own units."""
-        out = {"period": self.period, "checked": self.checked,
-               "partners": ", ".join(str(ids[j]) for j in self.partners)}
-        for name, w, e in zip(FILLS, self.weights, self.errors, strict=True):
-            out[f"weight_{name}"] = float(w)
-            out[f"mae_{name}"] = float(e) * unit
-        return out
-
-
-def blended_fills(
-    model: TinyModel,
-    series: list[np.ndarray],
-    groups: list[list[int]] | None,
-    stride: int,
-    batch_size: int = 64,
-    progress: bool = False,
-) -> tuple[list[np.ndarray], list[Check]]:
-    """Fill each series with the checked blend of the model's fill and the classical fills.
-
-    ``groups`` lists positions of series that share timestamps and may be regressed on each
-    other (None: every series alone). A regression reads its partners' fills where they are
-    missing too, and leans hard on them where channels are nearly collinear, so a second
-    round regresses on the first round's blended fills. Returns the fills and one `Check`
-    per series.
-    """
-    model_fills = fill_series(model, series, stride, batch_size, progress)
-    mates = _mates(model_fills, groups or [[i] for i in range(len(series))])
-    periods = [detect_period(s) for s in series]
-    jobs, refills = _check_refills(model, series, stride, batch_size)
-    length = model.config.context_length
-    fills = model_fills
-    for _ in range(ROUNDS if any(len(m) for m in mates) else 1):
-        checks = _check(series, jobs, refills, fills, periods, mates)
-        fills = [_blend(s, model_fills[i], periods[i], _others(fills, mates[i]), length,
-                        checks[i].weights) for i, s in enumerate(series)]
-    return fills, checks
-
-
-def _blend(series, model_fill, period, others, block, weights) -> np.ndarray:
-    """``series`` with its gaps filled by the ``weights`` blend of every fill."""
-    missing = np.isnan(series)
-    if not missing.any():
-        return series
-    return np.where(missing, weights @ _candidates(series, model_fill, period, others, block),
-                    series)
-
-
-def _mates(fills: list[np.ndarray], groups: list[list[int]]) -> list[np.ndarray]:
-    """For each series, the positions of its regression partners within its group."""
-    mates = [np.zeros(0, dtype=int) for _ in fills]
-    for group in groups:
-        if len(group) > 1:
-            for i, chosen in zip(group, partners(np.stack([fills[i] for i in group])),
-                                 strict=True):
-                mates[i] = np.asarray(group)[chosen]
-    return mates
-
-
-def _others(fills: list[np.ndarray], mates: np.ndarray, where: slice = slice(None)):
-    """The complete partner series (k, T) a regression reads, None without partners."""
-    return np.stack([fills[j][where] for j in mates]) if len(mates) else None
-
-
-def _candidates(
-    series: np.ndarray, model_fill: np.ndarray, period: int | None, others, block: int
-) -> np.ndarray:
-    """Every fill of ``series`` as rows in the order of FILLS, (4, T); an unavailable fill
-    (no period, no partners, too few rows to regress on) repeats the model's."""
-    seasonal = model_fill if period is None else seasonal_fill(series, period)
-    regression = model_fill if others is None else regression_fill(series, others, block)
-    regression = np.where(np.isnan(regression), model_fill, regression)
-    return np.stack([model_fill, linear_fill(series), seasonal, regression])
-
-
-def _check_refills(model, series, stride, batch_size) -> tuple[list, list[np.ndarray]]:
-    """Hide observed values in the pattern of each series' own gaps and let the model refill
-    them: the jobs ``(series position, window start, hidden mask)`` and the refilled windows."""
-    jobs, hidden = [], []
-    for i, s in enumerate(series):
-        missing = np.isnan(s)
-        size = min(model.config.context_length, len(s))
-        for start in _check_starts(missing, size):
-            window = missing[start : start + size]
-            for share in CHECK_SHIFTS:
-                extra = np.roll(window, round(share * size)) & ~window
-                if extra.any() and (~(window | extra)).sum() >= MIN_CONTEXT:
-                    jobs.append((i, start, extra))
-                    hidden.append(np.where(extra, np.nan, s[start : start + size]))
-    return jobs, fill_series(model, hidden, stride, batch_size, warn=False)
-
-
-def _check(series, jobs, refills, fills, periods, mates) -> list[Check]:
-    """Refill the hidden values of every job with every fill (regressions read the partners'
-    ``fills``) and weigh the fills by how well they recovered the hidden values."""
-    found: list[tuple[list, list]] = [([], []) for _ in series]
-    for (i, start, extra), refill in zip(jobs, refills, strict=True):
-        where = slice(start, start + len(extra))
-        values = np.where(extra, np.nan, series[i][where])
-        cands = _candidates(values, refill, periods[i], _others(fills, mates[i], where),
-                            len(extra))
-        found[i][0].append(cands[:, extra])
-        found[i][1].append(series[i][where][extra])
-    return [_weigh(*found[i], periods[i], mates[i], float(np.nanstd(s)))
-            for i, s in enumerate(series)]
-
-
-def _check_starts(missing: np.ndarray, size: int) -> np.ndarray:
-    """Starts of at most CHECK_WINDOWS tiles of ``size`` steps holding a gap, spread evenly."""
-    starts = np.array([s for s in window_starts(len(missing), size, size)
-                       if missing[s : s + size].any()], dtype=int)
-    if len(starts) > CHECK_WINDOWS:
-        starts = starts[np.linspace(0, len(starts) - 1, CHECK_WINDOWS).round().astype(int)]
-    return starts
-
-
-def _weigh(
-    fills: list, truths: list, period: int | None, mates: np.ndarray, scale: float
-) -> Check:
-    """The `Check` of one series from its refilled values (list of (4, n)) and the truth."""
-    available = np.array([True, True, period is not None, len(mates) > 0])
-    cands = np.concatenate(fills, axis=1) if fills else np.zeros((len(FILLS), 0))
-    truth = np.concatenate(truths) if truths else np.zeros(0)
-    weights = np.zeros(len(FILLS))
-    weights[available] = blend_weights(cands[available], truth, scale)
-    with np.errstate(invalid="ignore"):
-        errors = np.abs(cands - truth).mean(axis=1) if truth.size else np.full(len(FILLS), np.nan)
-    return Check(weights, np.where(available, errors, np.nan), int(truth.size), period, mates)
 
 
 def _fallback(series: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from tsheads.frames.panel import (
     aligned_groups,
     describe_inserted,
     given_rows,
+    given_steps,
     inserted_timestamps,
 )
 from tsheads.frames.reading import to_panel
@@ -46,6 +47,7 @@ __all__ = [
     "from_panel_columns",
     "future_index",
     "given_rows",
+    "given_steps",
     "infer_freq",
     "inserted_timestamps",
     "to_panel",

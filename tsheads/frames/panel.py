@@ -111,6 +111,13 @@ def given_rows(panel: Panel, values: list[np.ndarray]) -> tuple[Panel, list[np.n
     return cut, kept
 
 
+def given_steps(panel: Panel, values: np.ndarray) -> tuple[Panel, np.ndarray]:
+    """`given_rows` for one value per step of the whole panel (a wide frame's score)."""
+    if panel.given is None:
+        return panel, values
+    return given_rows(panel, panel.values)[0], values[panel.given.positions[0]]
+
+
 def aligned_groups(index: list[pd.Index]) -> list[list[int]]:
     """Positions of series grouped by identical time index: who may be regressed on whom."""
     groups: list[list[int]] = []
