@@ -12,10 +12,11 @@ from tsheads import distributed
 from tsheads.estimators.backtests import MIN_HISTORY, Plan, plan
 from tsheads.estimators.base import (
     ModelMixin,
+    check_bool,
     check_horizon,
+    check_int,
     check_observed,
     frame_args,
-    is_int,
     shared_parameters,
 )
 from tsheads.estimators.intervals import backtest_quantiles, column_probs, probabilities
@@ -29,6 +30,7 @@ from tsheads.estimators.network import (
     resolve_intervals,
 )
 from tsheads.frames import from_panel_columns, future_index, series_table
+from tsheads.nn import TinyModel
 from tsheads.scaling import from_units, series_units, to_units, unit_size
 from tsheads.seasonality import detect_period
 
@@ -154,9 +156,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         self.panel_ = panel
         if self.fine_tune_steps:
             with self._threads():
-                network = Network(model, self.head_, self.context_length_, self.mirror,
-                                  self.batch_size)
-                model, self.fine_tune_report_ = fine_tuned(network, self._history(),
+                model, self.fine_tune_report_ = fine_tuned(self._network(model), self._history(),
                                                            self.fine_tune_steps,
                                                            self.random_state)
         self.model_ = model
@@ -229,10 +229,7 @@ class Forecaster(ModelMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         horizon = check_horizon(horizon)
         check_fourier(self.model_, horizon)
-        if not is_int(n_samples):
-            raise TypeError(f"n_samples must be a positive int, got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be a positive int, got {n_samples!r}.")
+        check_int("n_samples", n_samples, 1, "a positive int")
         series = self._history()
         with self._threads():
             found = self._plan(series, horizon, backtest=self.seasonal_check_, density=True)
@@ -260,12 +257,8 @@ class Forecaster(ModelMixin, BaseEstimator):
             raise ValueError(f"head must be one of {HEADS}, got {self.head!r}.")
         if self.intervals not in INTERVALS:
             raise ValueError(f"intervals must be one of {INTERVALS}, got {self.intervals!r}.")
-        if not is_int(self.context_length):
-            raise TypeError(f"context_length must be an int >= 16, got {self.context_length!r}.")
-        if self.context_length < 16:
-            raise ValueError(f"context_length must be an int >= 16, got {self.context_length!r}.")
-        if not isinstance(self.mirror, bool | np.bool_):
-            raise TypeError(f"mirror must be True or False, got {self.mirror!r}.")
+        check_int("context_length", self.context_length, 16, "an int >= 16")
+        check_bool("mirror", self.mirror)
         if not isinstance(self.alias, str) or not self.alias:
             raise ValueError(f"alias must be a non-empty string, got {self.alias!r}.")
 
@@ -278,9 +271,10 @@ class Forecaster(ModelMixin, BaseEstimator):
                     self.periods_, horizon, reach, backtest=backtest,
                     seasonal_check=self.seasonal_check_)
 
-    def _network(self) -> Network:
-        return Network(self.model_, self.head_, self.context_length_, self.mirror,
-                       self.batch_size)
+    def _network(self, model: TinyModel | None = None) -> Network:
+        """The network forecast as configured, of ``model`` (default: ``model_``)."""
+        return Network(self.model_ if model is None else model, self.head_,
+                       self.context_length_, self.mirror, self.batch_size)
 
     def _interval_source(self, horizon: int) -> str:
         return interval_source(self.intervals, self.intervals_, self.model_, horizon)
