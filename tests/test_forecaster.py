@@ -185,7 +185,8 @@ def test_fourier_quantiles_are_centred_on_the_point_forecast(tiny_weights):
                          mirror=mirror).fit(frame).predict(6, quantiles=[0.9])
         point = out.xs("tsheads", axis=1, level=1).to_numpy()
         spreads.append(out.xs("tsheads-q0.9", axis=1, level=1).to_numpy() - point)
-    np.testing.assert_allclose(spreads[0], spreads[1], rtol=1e-9, atol=1e-12)
+    # the same spread both ways, up to float32 rounding of the point it is added to
+    np.testing.assert_allclose(spreads[0], spreads[1], rtol=1e-6)
 
 
 def test_fourier_intervals_come_from_the_model_pass_that_forecasts(tiny_weights, monkeypatch):
