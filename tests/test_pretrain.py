@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from conftest import TINY, generate_series
 
@@ -83,6 +84,24 @@ def test_sampler_splits_context_and_future():
     full = ~np.isnan(context[:, 0])
     assert full.any()
     assert np.all(future[full, 0] == context[full, -1] + 1)
+
+
+def test_sampler_mixes_and_coarsens_real_series():
+    from tsheads.sampling import WindowSampler, coarsened
+
+    ramp, wave = np.arange(1000.0), 5 * np.sin(np.arange(1000.0))
+    mixed = WindowSampler({"a": [ramp], "b": [wave]}, np.empty((0, 64)), 64, 16, 0.0,
+                          np.random.default_rng(0), mix_share=1.0)
+    context, _ = mixed.sample(16)
+    # standardised mixes: no row keeps the ramp's slope of 1 or its level in the hundreds
+    assert np.nanmax(np.abs(context)) < 10 and np.all(np.nanstd(context, axis=1) < 2)
+    coarse = coarsened(np.array([1.0, 3.0, np.nan, np.nan] * 100), np.random.default_rng(0))
+    factor = 400 // len(coarse)
+    assert factor in (2, 3, 4) and np.isfinite(coarse).any()
+    assert np.array_equal(coarsened(ramp[:100], np.random.default_rng(1)), ramp[:100])
+    with pytest.raises(ValueError, match="adding up to at most 1"):
+        WindowSampler({"a": [ramp]}, np.empty((0, 64)), 64, 16, 0.0,
+                      np.random.default_rng(0), mix_share=0.6, coarse_share=0.6)
 
 
 def test_pretrain_writes_weights_json_and_card(tmp_path):

@@ -30,7 +30,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                       lr=args.lr, synthetic_share=args.synthetic_share, encoder=encoder,
                       forecast_weight=args.forecast_weight, head_steps=args.head_steps,
                       warmup=args.warmup, head_lr=args.head_lr, init=args.init,
-                      head_forecast=args.head_forecast)
+                      head_forecast=args.head_forecast, mix_share=args.mix_share,
+                      coarse_share=args.coarse_share)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -48,6 +49,10 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup", type=int, default=300, help="warm-up steps of stage one")
     p.add_argument("--synthetic-share", type=float, default=0.3)
     p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
+    p.add_argument("--mix-share", type=_share, default=0.0,
+                   help="share of real windows that mix 2-3 standardised series (TSMixup)")
+    p.add_argument("--coarse-share", type=_share, default=0.0,
+                   help="share of real windows from copies down-sampled by averaging 2-4 steps")
     p.add_argument("--forecast-weight", type=float, default=0.2,
                    help="weight of the forecast head's loss")
     p.add_argument("--head-steps", type=int, default=0,
@@ -241,6 +246,17 @@ def _positive_int(text: str) -> int:
 def _non_negative_int(text: str) -> int:
     """An argparse type: a whole number >= 0, or a one-line usage error naming the value."""
     return _whole_number(text, 0)
+
+
+def _share(text: str) -> float:
+    """An argparse type: a fraction in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text!r}")
+    return value
 
 
 def _periods(text: str) -> tuple[int, ...]:

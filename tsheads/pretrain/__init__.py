@@ -97,6 +97,8 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
         f"tsheads pretrain --steps {cfg.steps} --batch-size {cfg.batch_size}",
         f"--seed {cfg.seed} --lr {cfg.lr:g} --warmup {cfg.warmup}",
         f"--synthetic-share {cfg.synthetic_share:g}",
+        *([f"--mix-share {cfg.mix_share:g} --coarse-share {cfg.coarse_share:g}"]
+          if cfg.mix_share or cfg.coarse_share else []),
         f"--forecast-weight {cfg.forecast_weight:g} --head-steps {cfg.head_steps}",
         f"--head-lr {cfg.head_lr:g}{' --head-forecast' if cfg.head_forecast else ''}",
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",

@@ -24,6 +24,7 @@ def render(meta: dict, notes: str = "") -> str:
         params=meta["parameters"], config=json.dumps(meta["config"]),
         heads=", ".join(meta["heads"]),
         synthetic=train["synthetic_share"], pool=train["synthetic_pool"],
+        augment=_augment(train),
         rows=rows or "| (none) | | |", curve=_curve(meta["history"]), command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
@@ -33,6 +34,15 @@ def render(meta: dict, notes: str = "") -> str:
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
         if meta.get("init") else "",
     )
+
+
+def _augment(train: dict) -> str:
+    """The card's words on the sampler's augmentations of the real windows, if any."""
+    mix, coarse = train.get("mix_share", 0.0), train.get("coarse_share", 0.0)
+    if not (mix or coarse):
+        return ""
+    return (f"\n  with {mix:.0%} of those windows convex mixes of 2-3 standardised series "
+            f"(TSMixup) and {coarse:.0%} from copies down-sampled by averaging 2-4 steps,")
 
 
 def _curve(history: list[dict]) -> str:
@@ -168,7 +178,8 @@ MODEL_CARD = """# tsheads tiny model card
 {season}- **Training:** {training}
 - **Data:** {synthetic:.0%} of windows from a pool of {pool:,} synthetic series (KernelSynth-style
   Gaussian-process kernels plus trends, seasonality, AR noise, level shifts, spikes, gaps); the rest
-  drawn per dataset (weight proportional to the square root of its points), then per series, from:
+  drawn per dataset (weight proportional to the square root of its points), then per
+  series,{augment} from:
 
 | dataset | series | observed points |
 |---|---:|---:|

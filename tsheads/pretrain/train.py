@@ -37,6 +37,8 @@ class TrainConfig:
     seed: int = 0
     synthetic_share: float = 0.3
     synthetic_pool: int = 3000
+    mix_share: float = 0.0  # real windows that are TSMixup mixes of 2-3 series
+    coarse_share: float = 0.0  # real windows from copies down-sampled by 2-4
     spectrum_weight: float = 0.5  # loss = time + spectrum_weight * spectrum + forecast_weight * ...
     forecast_weight: float = 0.2  # forecast errors are heavy-tailed: keep them from dominating
     head_steps: int = 0  # stage two: autoregressive + Fourier heads on the frozen encoder
@@ -77,7 +79,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         enc = cfg.encoder
         self.sampler = WindowSampler(
-            corpus, synthetic, enc.context_length, enc.horizon, cfg.synthetic_share, self.rng
+            corpus, synthetic, enc.context_length, enc.horizon, cfg.synthetic_share, self.rng,
+            mix_share=cfg.mix_share, coarse_share=cfg.coarse_share,
         )
         self.step = 0
         self.history: list[dict] = []
