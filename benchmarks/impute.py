@@ -110,13 +110,14 @@ def state_space(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def tsheads_fill(weights: str | None) -> Fill:
-    """tsheads' model alone (``fill_series``), each window of each channel its own series."""
+def tsheads_fill(weights: str | None, mirror: bool = True) -> Fill:
+    """tsheads' model alone (``fill_series``, as ``Imputer(blend=False)`` runs it), each
+    window of each channel its own series."""
     model = load_model(weights)
 
     def fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         series = list(np.where(mask, np.nan, values))
-        return np.stack(fill_series(model, series, stride=STRIDE))
+        return np.stack(fill_series(model, series, stride=STRIDE, mirror=mirror))
 
     return fill
 
@@ -262,7 +263,9 @@ def header(n_windows: int, n_subset: int, weights: str, seconds: dict[str, float
         "on re-hidden observed values, with linear, seasonal and regression-on-other-channels "
         "fills), the same with `cross_series=False` (each channel filled from its own values "
         "only), and the model alone (`fill_series`, each "
-        f"window of each channel its own series); weights `{weights}`. The iterative imputer "
+        "window of each channel its own series), with its default `mirror=True` (each "
+        "window's fill averaged with those of the window negated, reversed and both) and "
+        f"without it; weights `{weights}`. The iterative imputer "
         "is the local peer that also reads the other channels: scikit-learn's "
         "`IterativeImputer(max_iter=10)` on each window's 7 channels. Edges take the nearest "
         "observed value (pandas' own `method=\"cubicspline\"` would extrapolate the cubic "
@@ -301,6 +304,7 @@ def accuracy(args: argparse.Namespace) -> str:
         "tsheads (channels together)": tsheads_imputer(args.weights),
         "tsheads (each channel alone)": tsheads_imputer(args.weights, cross_series=False),
         "tsheads, model alone (`blend=False`)": tsheads_fill(args.weights),
+        "tsheads, model alone, `mirror=False`": tsheads_fill(args.weights, mirror=False),
         "iterative imputer (scikit-learn, channels together)": by_window(iterative),
         "linear interpolation (pandas)": linear,
         "time interpolation (pandas)": time_interpolation,

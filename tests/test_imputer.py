@@ -192,7 +192,10 @@ def test_blend_off_and_bad_blend_parameters(tiny_weights):
     assert not imputer.transform(gappy).isna().any().any()
     with pytest.raises(ValueError, match="blend_summary needs blend=True"):
         imputer.blend_summary(gappy)
-    for name in ("blend", "cross_series"):
+    unmirrored = Imputer(weights=tiny_weights, blend=False, mirror=False).fit_transform(gappy)
+    gaps = gappy.isna().to_numpy()
+    assert not np.allclose(unmirrored.to_numpy()[gaps], imputer.transform(gappy).to_numpy()[gaps])
+    for name in ("blend", "mirror", "cross_series"):
         with pytest.raises(TypeError, match=f"{name} must be True or False, got 'yes'"):
             Imputer(weights=tiny_weights, **{name: "yes"}).fit(gappy)
 

