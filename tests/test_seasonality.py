@@ -10,6 +10,13 @@ def test_detect_period_finds_the_season_and_nothing_in_noise():
     assert detect_period(np.ones(100)) is None
 
 
+def test_detect_period_keeps_missing_values_in_place_and_sees_through_a_trend():
+    t = np.arange(2000.0)
+    series = 0.05 * t + np.sin(2 * np.pi * t / 52)  # the trend spans 100 seasons' amplitude
+    series[np.random.default_rng(0).random(2000) < 0.2] = np.nan  # a fifth missing
+    assert detect_period(series) == 52
+
+
 def test_seasonal_repeat_tiles_the_last_season():
     history = np.arange(10.0)  # last whole season of 4 is 6, 7, 8, 9
     np.testing.assert_array_equal(seasonal_repeat(history, 4, 6), [6, 7, 8, 9, 6, 7])
