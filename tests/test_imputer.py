@@ -166,12 +166,31 @@ def test_blend_summary_reports_convex_weights_per_series(tiny_weights):
     gappy.iloc[30:35, 0] = np.nan
     summary = Imputer(weights=tiny_weights).fit(gappy).blend_summary(gappy)
     assert list(summary.index) == ["a", "b", "sum"]
-    weights = summary.filter(like="weight_")
-    assert (weights >= 0).all().all() and np.allclose(weights.sum(axis=1), 1.0)
-    assert summary.loc["sum", "weight_regression"] > 0.9
+    for gap in ("short", "long"):
+        weights = summary.filter(like=f"weight_{gap}_")
+        assert (weights >= 0).all().all() and np.allclose(weights.sum(axis=1), 1.0)
+    assert summary.loc["sum", "weight_long_regression"] > 0.9
     assert set(summary.loc["sum", "partners"].split(", ")) == {"a", "b"}
-    assert summary.loc["b", "checked"] == 0 and summary.loc["b", "weight_model"] == 1.0
-    assert summary.loc["sum", "checked"] > 0 and summary.loc["b", "period"] == 24
+    assert summary.loc["b", "checked_long"] == 0 and summary.loc["b", "weight_long_model"] == 1.0
+    assert summary.loc["sum", "checked_long"] > 0 and summary.loc["b", "period"] == 24
+    assert summary.loc["a", "checked_short"] > 0  # a's gap is 5 steps: a short one
+
+
+def test_short_and_long_gaps_get_their_own_blends(tiny_weights):
+    t = np.arange(960)
+    truth = pd.DataFrame({"y": 5 + np.sin(2 * np.pi * t / 24) + 0.01 * t},
+                         index=pd.date_range("2024-01-01", periods=960, freq="h"))
+    gappy = truth.copy()
+    gappy.iloc[np.arange(3, 960, 10), 0] = np.nan  # every tenth point: a straight line's case
+    gappy.iloc[500:560, 0] = np.nan  # two and a half seasons: the seasonal fill's case
+    imputer = Imputer(weights=tiny_weights).fit(gappy)
+    row = imputer.blend_summary(gappy).loc["y"]
+    assert row["checked_short"] > 0 and row["checked_long"] > 0
+    assert row["weight_long_seasonal"] > 0.5 > row["weight_short_seasonal"]
+    gap = slice(500, 560)
+    error = (imputer.transform(gappy)["y"][gap] - truth["y"][gap]).abs().mean()
+    straight = (gappy["y"].interpolate()[gap] - truth["y"][gap]).abs().mean()
+    assert error < 0.8 * straight
 
 
 def test_seasonal_fill_wins_a_long_gap_in_a_clean_season(tiny_weights):
@@ -181,7 +200,7 @@ def test_seasonal_fill_wins_a_long_gap_in_a_clean_season(tiny_weights):
     gappy = truth.copy()
     gappy.iloc[200:240, 0] = np.nan
     imputer = Imputer(weights=tiny_weights).fit(gappy)
-    assert imputer.blend_summary(gappy).loc["y", "weight_seasonal"] > 0.9
+    assert imputer.blend_summary(gappy).loc["y", "weight_long_seasonal"] > 0.9
     filled = imputer.transform(gappy)
     np.testing.assert_allclose(filled["y"][200:240], truth["y"][200:240], atol=0.05)
 

@@ -3,7 +3,10 @@
 Each series' own gap pattern, moved along a few windows, hides observed values; every
 candidate fill (the model's, a straight line, the seasonal one, a regression on other
 series) refills them, and the series gets the convex blend of fills that recovered them
-best. Numpy only: the model's fills come in through a function the imputer passes.
+best, weighed apart for short gaps (scattered points, runs of up to a patch) and long ones:
+a straight line is hard to beat across one missing point and easy to beat across a missing
+season, and one blend for both let the far more numerous points decide for the long gaps.
+Numpy only: the model's fills come in through a function the imputer passes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from tsheads.windows import window_starts
 
 MIN_CONTEXT = 16  # a window needs this many known values before its fill is trusted
 FILLS = ("model", "linear", "seasonal", "regression")  # the candidates a blend weighs
+GAPS = ("short", "long")  # gap classes, each with its own blend
+SHORT_GAP = 8  # a run of at most this many missing steps is a short gap
+MIN_CLASS_CHECKED = 16  # fewer checked values in a class: it takes the blend of all values
 CHECK_WINDOWS = 16  # windows per series where the blend is checked
 ROUNDS = 2  # blend rounds when series are regressed on each other (see blended_fills)
 # the series' own gaps, moved by these shares of a window, hide the values the check refills
@@ -31,19 +37,21 @@ ModelFill = Callable[[list[np.ndarray], bool], list[np.ndarray]]
 class Check:
     """What the blend check found for one series (see ``Imputer.blend_summary``)."""
 
-    weights: np.ndarray  # (len(FILLS),) convex blend weights; 0 for unavailable fills
-    errors: np.ndarray  # (len(FILLS),) mean absolute error on the checked values; NaN: unavailable
-    checked: int  # observed values hidden and refilled
+    weights: np.ndarray  # (len(GAPS), len(FILLS)) convex blend weights; 0: unavailable fill
+    errors: np.ndarray  # (len(GAPS), len(FILLS)) mean absolute error on the checked values
+    checked: np.ndarray  # (len(GAPS),) observed values hidden and refilled, per gap class
     period: int | None
     partners: np.ndarray  # positions of the series it is regressed on
 
     def row(self, ids: list, unit: float) -> dict:
         """A row of ``blend_summary``; ``unit`` maps errors back to the series' own units."""
-        out = {"period": self.period, "checked": self.checked,
+        out = {"period": self.period,
                "partners": ", ".join(str(ids[j]) for j in self.partners)}
-        for name, w, e in zip(FILLS, self.weights, self.errors, strict=True):
-            out[f"weight_{name}"] = float(w)
-            out[f"mae_{name}"] = float(e) * unit
+        for g, gap in enumerate(GAPS):
+            out[f"checked_{gap}"] = int(self.checked[g])
+            for name, w, e in zip(FILLS, self.weights[g], self.errors[g], strict=True):
+                out[f"weight_{gap}_{name}"] = float(w)
+                out[f"mae_{gap}_{name}"] = float(e) * unit
         return out
 
 
@@ -76,12 +84,24 @@ def blended_fills(
 
 
 def _blend(series, model_fill, period, others, block, weights) -> np.ndarray:
-    """``series`` with its gaps filled by the ``weights`` blend of every fill."""
+    """``series`` with its gaps filled by the ``weights`` blend of every fill, each gap by
+    the blend of its class."""
     missing = np.isnan(series)
     if not missing.any():
         return series
-    return np.where(missing, weights @ _candidates(series, model_fill, period, others, block),
-                    series)
+    blends = weights @ _candidates(series, model_fill, period, others, block)  # (G, T)
+    return np.where(missing, blends[gap_class(missing), np.arange(len(series))], series)
+
+
+def gap_class(missing: np.ndarray) -> np.ndarray:
+    """Per step, the index in GAPS of the gap it lies in: 1 (long) inside a run of more than
+    SHORT_GAP missing steps, else 0."""
+    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = np.zeros(len(missing), dtype=int)
+    for start, end in zip(starts, ends, strict=True):
+        lengths[start:end] = end - start
+    return (lengths > SHORT_GAP).astype(int)
 
 
 def _mates(fills: list[np.ndarray], groups: list[list[int]]) -> list[np.ndarray]:
@@ -132,7 +152,7 @@ def _check_refills(series: list[np.ndarray], model_fill: ModelFill, length: int
 def _check(series, jobs, refills, fills, periods, mates) -> list[Check]:
     """Refill the hidden values of every job with every fill (regressions read the partners'
     ``fills``) and weigh the fills by how well they recovered the hidden values."""
-    found: list[tuple[list, list]] = [([], []) for _ in series]
+    found: list[tuple[list, list, list]] = [([], [], []) for _ in series]
     for (i, start, extra), refill in zip(jobs, refills, strict=True):
         where = slice(start, start + len(extra))
         values = np.where(extra, np.nan, series[i][where])
@@ -140,6 +160,7 @@ def _check(series, jobs, refills, fills, periods, mates) -> list[Check]:
                             len(extra))
         found[i][0].append(cands[:, extra])
         found[i][1].append(series[i][where][extra])
+        found[i][2].append(gap_class(np.isnan(values))[extra])
     return [_weigh(*found[i], periods[i], mates[i], float(np.nanstd(s)))
             for i, s in enumerate(series)]
 
@@ -154,14 +175,25 @@ def _check_starts(missing: np.ndarray, size: int) -> np.ndarray:
 
 
 def _weigh(
-    fills: list, truths: list, period: int | None, mates: np.ndarray, scale: float
+    fills: list, truths: list, classes: list, period: int | None, mates: np.ndarray,
+    scale: float,
 ) -> Check:
-    """The `Check` of one series from its refilled values (list of (4, n)) and the truth."""
+    """The `Check` of one series from its refilled values (list of (4, n)), the truth and
+    each value's gap class: a blend per class, or the blend of every checked value for a
+    class with fewer than MIN_CLASS_CHECKED of its own."""
     available = np.array([True, True, period is not None, len(mates) > 0])
     cands = np.concatenate(fills, axis=1) if fills else np.zeros((len(FILLS), 0))
     truth = np.concatenate(truths) if truths else np.zeros(0)
-    weights = np.zeros(len(FILLS))
-    weights[available] = blend_weights(cands[available], truth, scale)
-    with np.errstate(invalid="ignore"):
-        errors = np.abs(cands - truth).mean(axis=1) if truth.size else np.full(len(FILLS), np.nan)
-    return Check(weights, np.where(available, errors, np.nan), int(truth.size), period, mates)
+    kind = np.concatenate(classes) if classes else np.zeros(0, dtype=int)
+    pooled = np.zeros(len(FILLS))
+    pooled[available] = blend_weights(cands[available], truth, scale)
+    weights = np.tile(pooled, (len(GAPS), 1))
+    errors = np.full((len(GAPS), len(FILLS)), np.nan)
+    checked = np.array([int((kind == g).sum()) for g in range(len(GAPS))])
+    for g in range(len(GAPS)):
+        own = kind == g
+        if checked[g] >= MIN_CLASS_CHECKED:
+            weights[g, available] = blend_weights(cands[available][:, own], truth[own], scale)
+        if checked[g]:
+            errors[g, available] = np.abs(cands[available][:, own] - truth[own]).mean(axis=1)
+    return Check(weights, errors, checked, period, mates)
