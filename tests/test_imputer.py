@@ -176,6 +176,15 @@ def test_blend_summary_reports_convex_weights_per_series(tiny_weights):
     assert summary.loc["a", "checked_short"] > 0  # a's gap is 5 steps: a short one
 
 
+def test_gaps_longer_than_a_patch_are_long():
+    from tsheads.blending import gap_class
+
+    missing = np.zeros(30, dtype=bool)
+    missing[0:8] = missing[10:19] = missing[29] = True  # runs of 8, 9 and 1
+    assert list(np.flatnonzero(gap_class(missing))) == list(range(10, 19))
+    assert not gap_class(np.zeros(0, dtype=bool)).size
+
+
 def test_short_and_long_gaps_get_their_own_blends(tiny_weights):
     t = np.arange(960)
     truth = pd.DataFrame({"y": 5 + np.sin(2 * np.pi * t / 24) + 0.01 * t},
@@ -211,10 +220,13 @@ def test_blend_off_and_bad_blend_parameters(tiny_weights):
     assert not imputer.transform(gappy).isna().any().any()
     with pytest.raises(ValueError, match="blend_summary needs blend=True"):
         imputer.blend_summary(gappy)
+    assert imputer.mirror_  # "auto": a small input is mirrored
     unmirrored = Imputer(weights=tiny_weights, blend=False, mirror=False).fit_transform(gappy)
     gaps = gappy.isna().to_numpy()
     assert not np.allclose(unmirrored.to_numpy()[gaps], imputer.transform(gappy).to_numpy()[gaps])
-    for name in ("blend", "mirror", "cross_series"):
+    with pytest.raises(TypeError, match="mirror must be 'auto', True or False, got 'yes'"):
+        Imputer(weights=tiny_weights, mirror="yes").fit(gappy)
+    for name in ("blend", "cross_series"):
         with pytest.raises(TypeError, match=f"{name} must be True or False, got 'yes'"):
             Imputer(weights=tiny_weights, **{name: "yes"}).fit(gappy)
 

@@ -87,21 +87,48 @@ def test_sampler_splits_context_and_future():
 
 
 def test_sampler_mixes_and_coarsens_real_series():
+    from tsheads.pretrain.train import TrainConfig
     from tsheads.sampling import WindowSampler, coarsened
 
     ramp, wave = np.arange(1000.0), 5 * np.sin(np.arange(1000.0))
     mixed = WindowSampler({"a": [ramp], "b": [wave]}, np.empty((0, 64)), 64, 16, 0.0,
                           np.random.default_rng(0), mix_share=1.0)
     context, _ = mixed.sample(16)
-    # standardised mixes: no row keeps the ramp's slope of 1 or its level in the hundreds
-    assert np.nanmax(np.abs(context)) < 10 and np.all(np.nanstd(context, axis=1) < 2)
-    coarse = coarsened(np.array([1.0, 3.0, np.nan, np.nan] * 100), np.random.default_rng(0))
-    factor = 400 // len(coarse)
-    assert factor in (2, 3, 4) and np.isfinite(coarse).any()
+    # a standardised ramp is a straight line; mixes with the wave bend
+    bends = np.nanmax(np.abs(np.diff(context, n=2, axis=1)), axis=1)
+    assert np.nanmax(np.abs(context)) < 10 and np.mean(bends > 1e-3) > 0.5
+    series = np.array([1.0, 3.0, np.nan, np.nan] * 100)
+    factors = {len(series) // len(coarsened(series, np.random.default_rng(seed)))
+               for seed in range(20)}
+    assert factors == {2, 3, 4}
+    halves = coarsened(series, np.random.default_rng(next(
+        s for s in range(20) if len(coarsened(series, np.random.default_rng(s))) == 200)))
+    assert np.array_equal(halves[:4], [2.0, np.nan, 2.0, np.nan], equal_nan=True)
     assert np.array_equal(coarsened(ramp[:100], np.random.default_rng(1)), ramp[:100])
-    with pytest.raises(ValueError, match="adding up to at most 1"):
+    with pytest.raises(ValueError, match="must add up to at most 1"):
         WindowSampler({"a": [ramp]}, np.empty((0, 64)), 64, 16, 0.0,
                       np.random.default_rng(0), mix_share=0.6, coarse_share=0.6)
+    with pytest.raises(ValueError, match=r"coarse_share \(--coarse-share\) must be a fraction"):
+        TrainConfig(coarse_share=float("nan"))
+
+
+def test_sampler_without_augmentation_draws_as_before():
+    from tsheads.sampling import WindowSampler
+
+    series = [np.arange(700.0) * k for k in range(1, 6)]
+    plain = WindowSampler({"a": series}, np.empty((0, 64)), 64, 16, 0.0,
+                          np.random.default_rng(3))
+    rng = np.random.default_rng(3)  # the draws of a sampler without the augmentations
+    expected = []
+    for _ in range(4):
+        rng.random()  # synthetic or real (no synthetic series here)
+        rng.choice(1, p=[1.0])  # the dataset
+        row = series[rng.integers(len(series))]
+        context = 64 if rng.random() >= 0.1 else int(rng.integers(4, 64))
+        start = int(rng.integers(0, len(row) - context - 16 + 1))
+        expected.append(row[start + context - 1])
+    context, _ = plain.sample(4)
+    assert list(context[:, -1]) == expected
 
 
 def test_pretrain_writes_weights_json_and_card(tmp_path):

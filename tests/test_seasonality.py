@@ -17,6 +17,17 @@ def test_detect_period_keeps_missing_values_in_place_and_sees_through_a_trend():
     assert detect_period(series) == 52
 
 
+def test_detect_period_ignores_lags_that_regular_gaps_leave_empty():
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(size=2000))
+    walk[::2] = np.nan  # odd lags join no pairs: no period of 4, 6, ... out of that
+    assert detect_period(walk) is None
+    hours = np.arange(24 * 7 * 20.0)
+    weekly = np.sin(2 * np.pi * hours / 168) + 0.1 * rng.normal(size=len(hours))
+    weekly[hours % 24 != 0] = np.nan  # a weekly season observed once a day on an hourly grid
+    assert detect_period(weekly) == 168
+
+
 def test_seasonal_repeat_tiles_the_last_season():
     history = np.arange(10.0)  # last whole season of 4 is 6, 7, 8, 9
     np.testing.assert_array_equal(seasonal_repeat(history, 4, 6), [6, 7, 8, 9, 6, 7])

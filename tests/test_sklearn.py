@@ -178,7 +178,7 @@ BAD_PARAMS = {
         "stride": (2.5, TypeError, "stride must be 'auto' or a positive int, got 2.5"),
         "progress": ("yes", TypeError, "progress must be True or False, got 'yes'"),
         "blend": (1, TypeError, "blend must be True or False, got 1"),
-        "mirror": ("no", TypeError, "mirror must be True or False, got 'no'"),
+        "mirror": ("no", TypeError, "mirror must be 'auto', True or False, got 'no'"),
         "cross_series": ("no", TypeError, "cross_series must be True or False, got 'no'"),
         "reindex": ("no", TypeError, "reindex must be True or False, got 'no'"),
     },

@@ -99,8 +99,7 @@ def gap_class(missing: np.ndarray) -> np.ndarray:
     edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     lengths = np.zeros(len(missing), dtype=int)
-    for start, end in zip(starts, ends, strict=True):
-        lengths[start:end] = end - start
+    lengths[missing] = np.repeat(ends - starts, ends - starts)  # each run's length, per step
     return (lengths > SHORT_GAP).astype(int)
 
 

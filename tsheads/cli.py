@@ -47,7 +47,7 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=300, help="warm-up steps of stage one")
-    p.add_argument("--synthetic-share", type=float, default=0.3)
+    p.add_argument("--synthetic-share", type=_share, default=0.3)
     p.add_argument("--synthetic-only", action="store_true", help="skip the real corpus")
     p.add_argument("--mix-share", type=_share, default=0.0,
                    help="share of real windows that mix 2-3 standardised series (TSMixup)")

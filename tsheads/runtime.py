@@ -184,7 +184,8 @@ def _run(model, values, mask, names, batch_size: int, group: int, progress: bool
                           desc="tsheads", delay=2.0):
             rows = slice(start, start + batch)
             z, loc, scale = standardize(np.nan_to_num(values[rows]), mask[rows])
-            result = model(torch.from_numpy(z).float(), torch.from_numpy(mask[rows]), names)
+            hidden = torch.from_numpy(np.ascontiguousarray(mask[rows]))
+            result = model(torch.from_numpy(z).float(), hidden, names)
             for name in names:
                 outs[name].append(result[name].double())
             locs.append(loc)
@@ -219,6 +220,9 @@ def run_head(
                      progress=progress).values[head]
 
 
+MIRROR_CHUNK = 2048  # windows mirrored at once: bounds the four copies' memory
+
+
 def reconstruct(
     model: TinyModel,
     values: np.ndarray,
@@ -231,22 +235,39 @@ def reconstruct(
     """Reconstruct (N, L) windows from their visible values; ``mask`` is True where hidden.
 
     With ``mirror`` the reconstruction is the mean of four: of the window, of its negation
-    and of its time reversal (each mapped back), and of both; a gap looks the same to the
-    model upside down or backwards, so the four differ by the model's own noise, which the
-    mean halves (about 6 % lower MSE on the ETTh1 validation split, for 4x the work).
+    and of its time reversal (each mapped back), and of both. A gap looks alike to the model
+    upside down or backwards, so the four differ mostly by the model's own errors, which the
+    mean partly cancels (3-7 % lower MSE on the ETTh1 validation split, for 4x the work). A
+    window's leading hidden run (the padding of a short series) stays in front when it is
+    reversed, as pretraining's short contexts were padded.
     Observed values come back as the model reconstructs them; callers that must keep
     them put them back.
     """
     if not mirror:
         return run_head(model, "reconstruction", values, mask, batch_size=batch_size,
                         progress=progress)
-    flipped, flipped_mask = values[:, ::-1], mask[:, ::-1]
-    views = np.concatenate([values, -values, flipped, -flipped])  # (4N, L)
-    masks = np.concatenate([mask, mask, flipped_mask, flipped_mask])  # (4N, L)
-    out = run_head(model, "reconstruction", views, masks, batch_size=batch_size,
-                   progress=progress)
-    plain, negated, reversed_, both = np.split(out, 4)
-    return (plain - negated + reversed_[:, ::-1] - both[:, ::-1]) / 4
+    out = np.empty(values.shape)
+    for start in range(0, len(values), MIRROR_CHUNK):  # four copies of a chunk at a time
+        rows = slice(start, start + MIRROR_CHUNK)
+        order = _reversal(mask[rows])
+        flipped = np.take_along_axis(values[rows], order, axis=1)
+        flipped_mask = np.take_along_axis(mask[rows], order, axis=1)
+        views = np.concatenate([values[rows], -values[rows], flipped, -flipped])  # (4n, L)
+        masks = np.concatenate([mask[rows], mask[rows], flipped_mask, flipped_mask])
+        parts = np.split(run_head(model, "reconstruction", views, masks,
+                                  batch_size=batch_size, progress=progress), 4)
+        back = np.take_along_axis(parts[2] - parts[3], order, axis=1)  # the order undoes itself
+        out[rows] = (parts[0] - parts[1] + back) / 4
+    return out
+
+
+def _reversal(mask: np.ndarray) -> np.ndarray:
+    """Per row, the column order (N, L) that reverses the window after its leading hidden
+    run and leaves that run in front; applying it twice gives the identity."""
+    length = mask.shape[1]
+    lead = np.where(mask.all(axis=1), length, np.argmin(mask, axis=1))[:, None]  # (N, 1)
+    steps = np.arange(length)[None, :]
+    return np.where(steps < lead, steps, length - 1 - steps + lead)
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,7 @@ class WindowSampler:
         mix_share: float = 0.0,
         coarse_share: float = 0.0,
     ) -> None:
-        if mix_share < 0 or coarse_share < 0 or mix_share + coarse_share > 1:
-            raise ValueError(f"mix_share ({mix_share}) and coarse_share ({coarse_share}) must be "
-                             "non-negative shares of the real windows, adding up to at most 1.")
+        check_shares(mix_share, coarse_share)
         self.datasets = [name for name, series in corpus.items() if series]
         self.corpus = corpus
         points = np.array([sum(len(s) for s in corpus[name]) for name in self.datasets])
@@ -52,6 +50,8 @@ class WindowSampler:
     def _pick_series(self) -> np.ndarray:
         if not self.datasets or self.rng.random() < self.synthetic_share:
             return self.synthetic[self.rng.integers(len(self.synthetic))]
+        if not (self.mix_share or self.coarse_share):  # no draw: runs without them reproduce
+            return self._pick_real()
         draw = self.rng.random()
         if draw < self.mix_share:
             return self._mixed()
@@ -95,6 +95,17 @@ class WindowSampler:
             contexts[row, self.length - len(context) :] = context
             futures[row, : len(future)] = future
         return contexts, futures
+
+
+def check_shares(mix_share: float, coarse_share: float) -> None:
+    """Refuse augmentation shares that are not fractions adding up to at most 1."""
+    for name, share in (("mix_share", mix_share), ("coarse_share", coarse_share)):
+        if not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ValueError(f"{name} (--{name.replace('_', '-')}) must be a fraction in "
+                             f"[0, 1], got {share!r}.")
+    if mix_share + coarse_share > 1:
+        raise ValueError(f"mix_share ({mix_share}) and coarse_share ({coarse_share}) are shares "
+                         "of the same real windows and must add up to at most 1; lower one.")
 
 
 def coarsened(series: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from tsheads.nn.encoder import EncoderConfig, EncoderOutput
-from tsheads.seasonality import MIN_ACF
+from tsheads.seasonality import MIN_ACF, PEAK_SHARE
 
 
 class ReconstructionHead(nn.Module):
@@ -63,7 +63,6 @@ SEASON_RULES = ((1, False), (3, False), (1, True))
 GATE_WIDTH = 32  # hidden width of the gate's per-candidate MLP
 
 
-PEAK_SHARE = 0.9  # the detected period: the shortest ACF peak within this share of the best
 
 
 def _repeat(filled: torch.Tensor, total: torch.Tensor, origin: int, period: torch.Tensor,

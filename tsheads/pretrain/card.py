@@ -39,10 +39,10 @@ def render(meta: dict, notes: str = "") -> str:
 def _augment(train: dict) -> str:
     """The card's words on the sampler's augmentations of the real windows, if any."""
     mix, coarse = train.get("mix_share", 0.0), train.get("coarse_share", 0.0)
-    if not (mix or coarse):
-        return ""
-    return (f"\n  with {mix:.0%} of those windows convex mixes of 2-3 standardised series "
-            f"(TSMixup) and {coarse:.0%} from copies down-sampled by averaging 2-4 steps,")
+    parts = ([f"{mix:.0%} of those windows convex mixes of 2-3 standardised series (TSMixup)"]
+             if mix else []) + ([f"{coarse:.0%} from copies down-sampled by averaging 2-4 "
+                                 "steps"] if coarse else [])
+    return f"\n  with {' and '.join(parts)}," if parts else ""
 
 
 def _curve(history: list[dict]) -> str:

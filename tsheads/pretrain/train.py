@@ -19,7 +19,7 @@ from tqdm import tqdm
 from tsheads.nn import EncoderConfig, TinyModel
 from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS
 from tsheads.pretrain.forecast_heads import freeze_all_but, head_losses
-from tsheads.sampling import WindowSampler
+from tsheads.sampling import WindowSampler, check_shares
 from tsheads.training import Batch, losses, make_batch, sample_batch, step, total_loss
 
 HEAD_WARMUP = 100  # warm-up steps of stage two
@@ -48,6 +48,9 @@ class TrainConfig:
     checkpoint_seconds: float = 180.0
     log_every: int = 250
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def __post_init__(self) -> None:
+        check_shares(self.mix_share, self.coarse_share)  # before the corpus loads
 
 
 def lr_at(step: int, peak: float, warmup: int, steps: int) -> float:
