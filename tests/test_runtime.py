@@ -41,7 +41,7 @@ def test_mirrored_reconstruction_averages_the_flipped_windows_mapped_back(model)
     values = windows(5) * 3 + 7
     mask = np.zeros(values.shape, dtype=bool)
     mask[:, 20:28] = True
-    mask[1, :10] = True  # a padded window: its lead stays in front when reversed
+    mask[1, :10] = True  # a padded window: its padding stays in front when reversed
     order = np.arange(values.shape[1])[None, :].repeat(5, axis=0)
     order[[0, 2, 3, 4]] = order[[0, 2, 3, 4], ::-1]
     order[1, 10:] = order[1, 10:][::-1]
@@ -53,7 +53,8 @@ def test_mirrored_reconstruction_averages_the_flipped_windows_mapped_back(model)
     negated = -reconstruct(model, -values, mask)
     backwards = flip(reconstruct(model, flip(values), flip(mask)))
     both = -flip(reconstruct(model, -flip(values), flip(mask)))
-    mirrored = reconstruct(model, values, mask, mirror=True)
+    padding = np.array([0, 10, 0, 0, 0])
+    mirrored = reconstruct(model, values, mask, mirror=True, padding=padding)
     np.testing.assert_allclose(mirrored, (plain + negated + backwards + both) / 4,
                                rtol=1e-5, atol=1e-6)
     assert not np.allclose(mirrored, plain)  # an untrained model is not symmetric

@@ -231,15 +231,17 @@ def reconstruct(
     batch_size: int = 64,
     progress: bool = False,
     mirror: bool = False,
+    padding: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reconstruct (N, L) windows from their visible values; ``mask`` is True where hidden.
 
     With ``mirror`` the reconstruction is the mean of four: of the window, of its negation
     and of its time reversal (each mapped back), and of both. A gap looks alike to the model
     upside down or backwards, so the four differ mostly by the model's own errors, which the
-    mean partly cancels (3-7 % lower MSE on the ETTh1 validation split, for 4x the work). A
-    window's leading hidden run (the padding of a short series) stays in front when it is
-    reversed, as pretraining's short contexts were padded.
+    mean partly cancels (3-7 % lower MSE on the ETTh1 validation split, for 4x the work).
+    ``padding`` (N,) counts each window's leading steps that lie before its series' start:
+    they stay in front when the window is reversed, as pretraining's short contexts were
+    padded (padding at the end is something the model never saw).
     Observed values come back as the model reconstructs them; callers that must keep
     them put them back.
     """
@@ -249,7 +251,8 @@ def reconstruct(
     out = np.empty(values.shape)
     for start in range(0, len(values), MIRROR_CHUNK):  # four copies of a chunk at a time
         rows = slice(start, start + MIRROR_CHUNK)
-        order = _reversal(mask[rows])
+        lead = np.zeros(len(values[rows]), dtype=int) if padding is None else padding[rows]
+        order = _reversal(np.asarray(lead)[:, None], values.shape[1])
         flipped = np.take_along_axis(values[rows], order, axis=1)
         flipped_mask = np.take_along_axis(mask[rows], order, axis=1)
         views = np.concatenate([values[rows], -values[rows], flipped, -flipped])  # (4n, L)
@@ -261,11 +264,9 @@ def reconstruct(
     return out
 
 
-def _reversal(mask: np.ndarray) -> np.ndarray:
-    """Per row, the column order (N, L) that reverses the window after its leading hidden
-    run and leaves that run in front; applying it twice gives the identity."""
-    length = mask.shape[1]
-    lead = np.where(mask.all(axis=1), length, np.argmin(mask, axis=1))[:, None]  # (N, 1)
+def _reversal(lead: np.ndarray, length: int) -> np.ndarray:
+    """Per row, the column order (N, L) that reverses the window after its first ``lead``
+    (N, 1) steps and leaves those in front; applying it twice gives the identity."""
     steps = np.arange(length)[None, :]
     return np.where(steps < lead, steps, length - 1 - steps + lead)
 

@@ -253,8 +253,10 @@ def _fill_pass(
     windows = np.concatenate([w[k] for (w, _, _), k in zip(cuts, keep, strict=True)])
     if len(windows) == 0:
         return [_fallback(s) for s in series]
+    padding = np.concatenate([p[k].sum(axis=1) for (_, p, _), k in zip(cuts, keep, strict=True)])
     recon = reconstruct(model, np.nan_to_num(windows), np.isnan(windows),
-                        batch_size=batch_size, progress=progress, mirror=mirror)
+                        batch_size=batch_size, progress=progress, mirror=mirror,
+                        padding=padding)
     out, offset = [], 0
     for s, (_w, pad, starts), k in zip(series, cuts, keep, strict=True):
         n = int(k.sum())
