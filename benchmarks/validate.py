@@ -6,7 +6,7 @@ file on the same windows:
 
 - ETTh1 validation split (rows 8,640-11,519; contexts reach back into train), every channel,
   z-normalised with train statistics, windows every 96 steps: forecast MSE at 96 and 192 for
-  each ``VARIANTS`` row: the direct head, the
+  each ``VARIANTS`` row: the direct head (mirrored, the default, and not), the
   ensemble (network alone), and ``head="auto"`` (the product default, which may hand a
   series to the seasonal repeat) on the shipped ``AUTO_HEAD`` and on the direct head;
 - M4 Hourly, inside the train split: the last 48 values of each train series are hidden and
@@ -46,6 +46,7 @@ VARIANTS = {  # row name -> Forecaster keywords; "auto" is the product default
     "ensemble": {"head": "ensemble"},
     "auto": {"head": "auto"},
     "auto on the direct head": {"head": "auto", "auto_head": "direct"},
+    "direct, not mirrored": {"head": "direct", "mirror": False},
 }
 
 
