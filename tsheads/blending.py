@@ -190,9 +190,9 @@ def _weigh(
     errors = np.full((len(GAPS), len(FILLS)), np.nan)
     checked = np.array([int((kind == g).sum()) for g in range(len(GAPS))])
     for g in range(len(GAPS)):
-        own = kind == g
+        own_cands, own_truth = cands[available][:, kind == g], truth[kind == g]
         if checked[g] >= MIN_CLASS_CHECKED:
-            weights[g, available] = blend_weights(cands[available][:, own], truth[own], scale)
+            weights[g, available] = blend_weights(own_cands, own_truth, scale)
         if checked[g]:
-            errors[g, available] = np.abs(cands[available][:, own] - truth[own]).mean(axis=1)
+            errors[g, available] = np.abs(own_cands - own_truth).mean(axis=1)
     return Check(weights, errors, checked, period, mates)

@@ -27,10 +27,9 @@ def detect_period(series: np.ndarray) -> int | None:
     steps = np.arange(len(x), dtype=np.float64)
     slope, intercept = np.polyfit(steps[seen], x[seen], 1)
     x = np.where(seen, x - (slope * steps + intercept), 0.0)
-    size = 2 ** int(np.ceil(np.log2(2 * len(x))))
     top = min(MAX_LAG, len(x) // 2) + 2
-    power = np.fft.irfft(np.abs(np.fft.rfft(x, size)) ** 2)[:top]
-    pairs = np.round(np.fft.irfft(np.abs(np.fft.rfft(seen.astype(np.float64), size)) ** 2)[:top])
+    power = _lagged_sums(x, top)
+    pairs = np.round(_lagged_sums(seen.astype(np.float64), top))
     if power[0] <= 0:
         return None
     # mean product per pair, tapered as a complete series' estimate is
@@ -43,6 +42,12 @@ def detect_period(series: np.ndarray) -> int | None:
     if not len(peaks):
         return None
     return int(peaks[acf[peaks] >= PEAK_SHARE * acf[peaks].max()][0])
+
+
+def _lagged_sums(x: np.ndarray, top: int) -> np.ndarray:
+    """``sum_t x[t] x[t + k]`` for lags k below ``top``, through one zero-padded FFT."""
+    size = 2 ** int(np.ceil(np.log2(2 * len(x))))
+    return np.fft.irfft(np.abs(np.fft.rfft(x, size)) ** 2)[:top]
 
 
 def seasonal_repeat(history: np.ndarray, period: int, horizon: int) -> np.ndarray:

@@ -156,10 +156,14 @@ def check_number(name: str, value, inside, expected: str, auto: bool = False) ->
         raise ValueError(expected)
 
 
-def check_bool(name: str, value) -> None:
-    """``value`` is True or False (numpy's too): TypeError otherwise."""
+def check_bool(name: str, value, auto: bool = False) -> None:
+    """``value`` is True or False (numpy's too), or "auto" where ``auto``: TypeError
+    otherwise."""
+    if auto and isinstance(value, str) and value == "auto":
+        return
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
+        allowed = "'auto', True or False" if auto else "True or False"
+        raise TypeError(f"{name} must be {allowed}, got {value!r}.")
 
 
 def check_horizon(horizon) -> int:

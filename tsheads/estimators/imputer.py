@@ -126,8 +126,7 @@ class Imputer(ModelMixin, TransformerMixin, BaseEstimator):
         check_int("stride", self.stride, 1, "'auto' or a positive int", auto=True)
         for name in ("blend", "cross_series"):
             check_bool(name, getattr(self, name))
-        if not (isinstance(self.mirror, bool | np.bool_) or self.mirror == "auto"):
-            raise TypeError(f"mirror must be 'auto', True or False, got {self.mirror!r}.")
+        check_bool("mirror", self.mirror, auto=True)
         panel = self._panel(X, frame_kwargs)
         model = self._fitted_model(panel.values)
         length = model.config.context_length
