@@ -18,7 +18,7 @@ Needs the peers, which live outside the main venv: run it in .venv-bench
 
 Usage: python benchmarks/forecast.py [--weights PATH] [--out PATH] [--quick] [--skip-ets]
                                      [--threads N] [--stride N] [--fine-tune-steps N]
-                                     [--heads H,..] [--unmirrored H,..]
+                                     [--heads H,..] [--unmirrored H,..] [--one-context H,..]
                                      [--tsheads-stand-in]
 """
 
@@ -174,7 +174,14 @@ def auto_head() -> str:
     return AUTO_HEAD
 
 
-def variant(head: str, **off: bool) -> str:
+def default_fractions() -> tuple[float, ...]:
+    """The context shares whose forecasts the Forecaster averages by default."""
+    from tsheads import Forecaster
+
+    return Forecaster().get_params()["context_fractions"]
+
+
+def variant(head: str, **off: object) -> str:
     """Row name of tsheads with one forecast head forced (and the options ``off`` turned off)."""
     return f"tsheads head={head}{''.join(f', {name}={value}' for name, value in off.items())} " \
         "(zero-shot)"
@@ -182,9 +189,11 @@ def variant(head: str, **off: bool) -> str:
 
 def head_variants(args: argparse.Namespace) -> list[tuple[str, dict]]:
     """(row name, Forecaster params) of every forced-head row: ``--heads`` as shipped and
-    ``--unmirrored`` with mirror averaging off."""
+    ``--unmirrored`` with mirror averaging off, ``--one-context`` from the whole context
+    alone."""
     rows = [(variant(h), {"head": h}) for h in args.heads]
-    for flag, option, value in (("unmirrored", "mirror", False),):
+    for flag, option, value in (("unmirrored", "mirror", False),
+                                ("one_context", "context_fractions", (1.0,))):
         rows += [(variant(h, **{option: value}), {"head": h, option: value})
                  for h in getattr(args, flag)]
     return rows
@@ -599,7 +608,8 @@ def header(args: argparse.Namespace, seconds: float, warm: float, n_series: int)
         f"{auto_head()} head, except for a series whose last season, "
         f"repeated, beat it by 20 % on 3 backtests at the end of its own history; the "
         "`head=...` rows are the network alone. Every row forecasts mirrored (`mirror=True`) "
-        "unless its name says otherwise.\n"
+        "and averages the forecasts from shares of its context "
+        f"(`context_fractions={default_fractions()}`) unless its name says otherwise.\n"
         f"- ETTh1: test split rows {ETT_TEST[0]}-{ETT_TEST[1] - 1}, z-normalised with train "
         f"statistics; context {CONTEXT}; all 7 channels; window stride {args.stride}"
         f"{' (quick: a few windows)' if args.quick else ''}.\n"
@@ -669,6 +679,10 @@ def main() -> None:
     parser.add_argument("--unmirrored", default="direct,ensemble",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="forecast heads to run again with mirror=False (comma-separated)")
+    parser.add_argument("--one-context", default="direct",
+                        type=lambda text: [h for h in text.split(",") if h],
+                        help="forecast heads to run again with context_fractions=(1.0,) "
+                             "(comma-separated)")
     parser.add_argument("--intervals", default="backtest,fourier",
                         type=lambda text: [h for h in text.split(",") if h],
                         help="interval sources to score on M4 beside intervals='auto'")

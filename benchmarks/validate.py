@@ -9,6 +9,8 @@ file on the same windows:
   each ``VARIANTS`` row: the direct head (mirrored, the default, and not), the
   ensemble (network alone), and ``head="auto"`` (the product default, which may hand a
   series to the seasonal repeat) on the shipped ``AUTO_HEAD`` and on the direct head;
+  the direct head and "auto" again from the whole context alone (``context_fractions=(1.0,)``
+  instead of the default's average over shares of it);
 - M4 Hourly, inside the train split: the last 48 values of each train series are hidden and
   forecast from the rest (the test file is not read), MASE (m = 24) of each variant,
   with full contexts and with contexts cut to their last 104 values;
@@ -47,6 +49,8 @@ VARIANTS = {  # row name -> Forecaster keywords; "auto" is the product default
     "auto": {"head": "auto"},
     "auto on the direct head": {"head": "auto", "auto_head": "direct"},
     "direct, not mirrored": {"head": "direct", "mirror": False},
+    "direct, one context": {"head": "direct", "context_fractions": (1.0,)},
+    "auto, one context": {"head": "auto", "context_fractions": (1.0,)},
 }
 
 

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsheads import Forecaster
-from tsheads.estimators.network import AUTO_HEAD
+from tsheads.estimators.network import AUTO_HEAD, MIN_CONTEXT, Network
 from tsheads.nn import TinyModel
 
 
@@ -91,6 +91,10 @@ def test_bad_levels_and_params(tiny_weights):
         Forecaster(weights=tiny_weights, head="fourier").fit(wide())
     with pytest.raises(ValueError, match="context_length must be an int"):
         Forecaster(weights=tiny_weights, context_length=4).fit(wide())
+    for fractions, error in (((), ValueError), ((1.0, 1.5), ValueError), (0.5, TypeError),
+                             (("half",), TypeError)):
+        with pytest.raises(error, match="context_fractions must be a non-empty tuple"):
+            Forecaster(weights=tiny_weights, context_fractions=fractions).fit(wide())
     with pytest.raises(NotFittedError):
         Forecaster().predict(3)
 
@@ -177,6 +181,29 @@ def test_mirror_averages_the_forecasts_of_the_context_and_its_negation(tiny_weig
     assert not np.allclose(direct(frame, True).to_numpy(), plain.to_numpy())
 
 
+def test_context_fractions_average_the_forecasts_of_each_share(tiny_weights):
+    frame = wide()
+
+    def direct(fractions):
+        return Forecaster(weights=tiny_weights, head="direct",
+                          context_fractions=fractions).fit(frame).predict(12).to_numpy()
+
+    whole, recent = direct((1.0,)), direct((0.5,))
+    np.testing.assert_allclose(direct((1.0, 0.5)), (whole + recent) / 2, rtol=1e-6)
+    assert not np.allclose(whole, recent)
+
+
+def test_a_shorter_context_keeps_the_recent_share_of_the_context_length(tiny_weights):
+    network = Network(TinyModel.load(tiny_weights), "direct", 60, False, 64)
+    windows = network.contexts([np.arange(300.0), np.arange(40.0), np.arange(20.0)], 0.5)
+    kept = [w[~np.isnan(w)] for w in windows]
+    np.testing.assert_array_equal(kept[0], np.arange(270, 300))  # half the 60-step context
+    np.testing.assert_array_equal(kept[1], np.arange(10, 40))
+    np.testing.assert_array_equal(kept[2], np.arange(20))  # all a short series has
+    tiny = network.contexts([np.arange(300.0)], 0.1)[0]
+    assert (~np.isnan(tiny)).sum() == MIN_CONTEXT  # not 6 steps
+
+
 def test_fourier_quantiles_are_centred_on_the_point_forecast(tiny_weights):
     frame = wide()
     spreads = []
@@ -194,7 +221,7 @@ def test_fourier_intervals_come_from_the_model_pass_that_forecasts(tiny_weights,
 
     frame = wide()
     contexts = frame.to_numpy().T[:, -TINY.context_length :]
-    est = Forecaster(weights=tiny_weights, head="direct", mirror=False,
+    est = Forecaster(weights=tiny_weights, head="direct", mirror=False, context_fractions=(1.0,),
                      intervals="fourier").fit(frame)
     calls = []
     forward = est.model_.forward

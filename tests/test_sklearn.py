@@ -190,6 +190,9 @@ BAD_PARAMS = {
         "intervals": ("bootstrap", ValueError,
                       r"intervals must be one of \(.*\), got 'bootstrap'"),
         "mirror": ("yes", TypeError, "mirror must be True or False, got 'yes'"),
+        "context_fractions": ((1.0, 0.0), ValueError,
+                              r"context_fractions must be a non-empty tuple of numbers in "
+                              r"\(0, 1\], got \(1.0, 0.0\)"),
     },
     AnomalyDetector: {
         **COMMON,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tsheads.estimators.base import is_number
 from tsheads.nn import TinyModel
 from tsheads.runtime import Forecast, forecast_run, load_model
 from tsheads.training import fine_tune
@@ -18,42 +19,61 @@ from tsheads.windows import left_pad
 # windows: see docs/forecaster.md.
 AUTO_HEAD = "direct"
 AUTO_INTERVALS = "backtest"
+MIN_CONTEXT = 16  # steps a shorter context keeps, where the series has them
 
 
 @dataclass(frozen=True)
 class Network:
     """Forecasts of the ``head`` ("direct", "autoregressive" or the "ensemble" mean of
-    both) from the last ``context_length`` steps of each series, averaged with the negated
-    forecast of the negated context when ``mirror``."""
+    both) from the last ``context_length`` steps of each series, averaged over the
+    ``context_fractions`` of that history and, when ``mirror``, with the negated forecast of
+    each negated context."""
 
     model: TinyModel
     head: str
     context_length: int
     mirror: bool
     batch_size: int
+    context_fractions: tuple[float, ...] = (1.0,)
 
-    def contexts(self, series: list[np.ndarray]) -> np.ndarray:
-        """(N, L) windows: the last ``context_length`` steps of each series, left-padded."""
+    def contexts(self, series: list[np.ndarray], fraction: float = 1.0) -> np.ndarray:
+        """(N, L) windows: the last ``fraction`` x ``context_length`` steps of each series
+        (at least ``MIN_CONTEXT``), left-padded. A series shorter than that is read whole:
+        cutting an already short history (to two days of an hourly series, say) cost far
+        more accuracy than the average of shorter contexts gains."""
         length = self.model.config.context_length
-        return np.stack([left_pad(s[-self.context_length :], length)[0] for s in series])
+        keep = max(MIN_CONTEXT, round(fraction * self.context_length))
+        return np.stack([left_pad(s[-keep:], length)[0] for s in series])
 
     def __call__(self, series: list[np.ndarray], horizon: int, density: bool = False
                  ) -> Forecast:
         """Forecasts (N, horizon) with each context's scale and, if asked, the Fourier
-        density of the unmirrored contexts (from the direct pass itself: the model runs
-        once)."""
-        contexts = self.contexts(series)
+        density of the first fraction's unmirrored contexts (from the direct pass itself:
+        the model runs once)."""
         heads = ("direct", "autoregressive") if self.head == "ensemble" else (self.head,)
-        signs = (1.0, -1.0) if self.mirror else (1.0,)
-        # one model call per head: the mirrored contexts ride in the same batches
-        both = np.concatenate([sign * contexts for sign in signs])
-        runs = [forecast_run(self.model, both, horizon, head=head, batch_size=self.batch_size,
+        blocks = [(fraction, sign) for fraction in self.context_fractions
+                  for sign in ((1.0, -1.0) if self.mirror else (1.0,))]
+        # one model call per head: every fraction and mirror rides in the same batches
+        every = np.concatenate([sign * self.contexts(series, fraction)
+                                for fraction, sign in blocks])
+        runs = [forecast_run(self.model, every, horizon, head=head, batch_size=self.batch_size,
                              density=density and k == 0) for k, head in enumerate(heads)]
-        n = len(contexts)
+        n = len(series)
         point = np.mean([sign * run.point[k * n : (k + 1) * n] for run in runs
-                         for k, sign in enumerate(signs)], axis=0)
+                         for k, (_, sign) in enumerate(blocks)], axis=0)
         found = runs[0].density.head(n) if density else None
         return Forecast(point, runs[0].scale[:n], found)
+
+
+def check_fractions(fractions) -> None:
+    """``fractions`` (the Forecaster's ``context_fractions``) is a non-empty tuple or list
+    of numbers in (0, 1]: TypeError for another type, ValueError outside."""
+    expected = (f"context_fractions must be a non-empty tuple of numbers in (0, 1], got "
+                f"{fractions!r}; e.g. context_fractions=(1.0, 0.5), or (1.0,) for one pass.")
+    if not isinstance(fractions, (tuple, list)) or not all(is_number(f) for f in fractions):
+        raise TypeError(expected)
+    if not fractions or not all(0 < f <= 1 for f in fractions):
+        raise ValueError(expected)
 
 
 def fine_tuned(network: Network, series: list[np.ndarray], steps: int, seed: int
