@@ -12,8 +12,8 @@ file on the same windows:
   the direct head and "auto" again from the whole context alone (``context_fractions=(1.0,)``
   instead of the default's average over shares of it);
 - M4 Hourly, inside the train split: the last 48 values of each train series are hidden and
-  forecast from the rest (the test file is not read), MASE (m = 24) of each variant,
-  with full contexts and with contexts cut to their last 104 values;
+  forecast from the rest (the test file is not read), MASE (m = 24) and sMAPE of each
+  variant, with full contexts and with contexts cut to their last 104 values;
 - ETTh1 validation split, reconstruction of hidden points (random and hybrid masks, 12.5 %
   and 50 %), MSE on the hidden points.
 
@@ -115,17 +115,24 @@ def mase(history: list[np.ndarray], actual: np.ndarray, pred: np.ndarray) -> flo
     return float(np.mean(np.mean(np.abs(actual - pred), axis=1) / scale))
 
 
+def smape(actual: np.ndarray, pred: np.ndarray) -> float:
+    """M4's sMAPE in percent: 200 |a - p| / (|a| + |p|), averaged per series, then over series."""
+    return float(np.mean(np.mean(200 * np.abs(actual - pred)
+                                 / (np.abs(actual) + np.abs(pred)), axis=1)))
+
+
 def m4_scores(weights: str | None) -> dict[str, float]:
     history, actual = m4_holdout()
+    short = [h[-SHORT:] for h in history]
     scores = {}
     for head in VARIANTS:
-        scores[f"M4 holdout MASE {head}"] = mase(history, actual,
-                                                 forecast(weights, history, M4_H, head))
-        short = [h[-SHORT:] for h in history]
-        scores[f"M4 holdout MASE {head}, last {SHORT}"] = mase(
-            history, actual, forecast(weights, short, M4_H, head))
+        for suffix, contexts in (("", history), (f", last {SHORT}", short)):
+            pred = forecast(weights, contexts, M4_H, head)
+            scores[f"M4 holdout MASE {head}{suffix}"] = mase(history, actual, pred)
+            scores[f"M4 holdout sMAPE {head}{suffix}"] = smape(actual, pred)
     seasonal = np.stack([np.resize(h[-SEASON:], M4_H) for h in history])
     scores["(SeasonalNaive on the M4 holdout)"] = mase(history, actual, seasonal)
+    scores["(SeasonalNaive on the M4 holdout, sMAPE)"] = smape(actual, seasonal)
     return scores
 
 
