@@ -25,9 +25,9 @@ MIN_CONTEXT = 16  # steps a shorter context keeps, where the series has them
 @dataclass(frozen=True)
 class Network:
     """Forecasts of the ``head`` ("direct", "autoregressive" or the "ensemble" mean of
-    both) from the last ``context_length`` steps of each series, averaged over the
-    ``context_fractions`` of that history and, when ``mirror``, with the negated forecast of
-    each negated context."""
+    both) from the last ``context_length`` steps of each series, averaged over readings of
+    its last ``fraction x context_length`` steps, one per ``context_fractions``, and, when
+    ``mirror``, with the negated forecast of each negated reading."""
 
     model: TinyModel
     head: str
