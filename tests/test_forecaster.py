@@ -11,7 +11,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from tsheads import Forecaster
-from tsheads.estimators.network import AUTO_HEAD, MIN_CONTEXT, Network
+from tsheads.estimators.backtests import MIN_HISTORY
+from tsheads.estimators.network import AUTO_HEAD, Network
 from tsheads.nn import TinyModel
 
 
@@ -201,7 +202,7 @@ def test_a_shorter_context_keeps_the_recent_share_of_the_context_length(tiny_wei
     np.testing.assert_array_equal(kept[1], np.arange(10, 40))
     np.testing.assert_array_equal(kept[2], np.arange(20))  # all a short series has
     tiny = network.contexts([np.arange(300.0)], 0.1)[0]
-    assert (~np.isnan(tiny)).sum() == MIN_CONTEXT  # not 6 steps
+    assert (~np.isnan(tiny)).sum() == MIN_HISTORY  # not 6 steps
 
 
 def test_fourier_quantiles_are_centred_on_the_point_forecast(tiny_weights):

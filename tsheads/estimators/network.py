@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tsheads.estimators.backtests import MIN_HISTORY
 from tsheads.estimators.base import is_number
 from tsheads.nn import TinyModel
 from tsheads.runtime import Forecast, forecast_run, load_model
@@ -19,7 +20,6 @@ from tsheads.windows import left_pad
 # windows: see docs/forecaster.md.
 AUTO_HEAD = "direct"
 AUTO_INTERVALS = "backtest"
-MIN_CONTEXT = 16  # steps a shorter context keeps, where the series has them
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,12 @@ class Network:
 
     def contexts(self, series: list[np.ndarray], fraction: float = 1.0) -> np.ndarray:
         """(N, L) windows: the last ``fraction`` x ``context_length`` steps of each series
-        (at least ``MIN_CONTEXT``), left-padded. A series shorter than that is read whole:
-        cutting an already short history (to two days of an hourly series, say) cost far
-        more accuracy than the average of shorter contexts gains."""
+        (at least ``MIN_HISTORY``, the fewest a series is forecast from), left-padded. A
+        series shorter than that is read whole: cutting an already short history (to two
+        days of an hourly series, say) cost far more accuracy than the average of shorter
+        contexts gains."""
         length = self.model.config.context_length
-        keep = max(MIN_CONTEXT, round(fraction * self.context_length))
+        keep = max(MIN_HISTORY, round(fraction * self.context_length))
         return np.stack([left_pad(s[-keep:], length)[0] for s in series])
 
     def __call__(self, series: list[np.ndarray], horizon: int, density: bool = False
