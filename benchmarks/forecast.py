@@ -83,10 +83,10 @@ def timed(timings: Timings, dataset: str, method: str) -> Iterator[None]:
 # --- frames -------------------------------------------------------------------------------
 
 
-def long_frame(series: list[np.ndarray], ids: list[str], starts: list[pd.Timestamp]
-               ) -> pd.DataFrame:
-    """A long frame (unique_id, ds, y) with hourly ds from each series' start."""
-    ds = [pd.date_range(start, periods=len(s), freq="h")
+def long_frame(series: list[np.ndarray], ids: list[str], starts: list[pd.Timestamp],
+               freq: str = "h") -> pd.DataFrame:
+    """A long frame (unique_id, ds, y) with ds every ``freq`` from each series' start."""
+    ds = [pd.date_range(start, periods=len(s), freq=freq)
           for s, start in zip(series, starts, strict=True)]
     return pd.DataFrame({
         "unique_id": np.repeat(ids, [len(s) for s in series]),
@@ -228,9 +228,9 @@ def stats_models(skip_ets: bool) -> dict[str, object]:
 
 
 def stats_forecast(df: pd.DataFrame, model, horizon: int, n_jobs: int,
-                   level: list[int] | None = None) -> pd.DataFrame:
+                   level: list[int] | None = None, freq: str = "h") -> pd.DataFrame:
     """``StatsForecast(...).forecast`` of one model; a long frame with a column per alias."""
-    sf = StatsForecast(models=[model], freq="h", n_jobs=n_jobs)
+    sf = StatsForecast(models=[model], freq=freq, n_jobs=n_jobs)
     return sf.forecast(df=df, h=horizon, level=level)
 
 
@@ -262,13 +262,15 @@ def _pairs(values: np.ndarray, first: int, last: int, horizon: int, stride: int 
     return np.hstack([x, np.ones((len(x), 1))]), np.concatenate(ys)
 
 
-def fit_linear(values: np.ndarray, horizon: int, stride: int) -> tuple[np.ndarray, float]:
-    """Ridge map (CONTEXT + 1, horizon) shared by all channels, fitted on train-split windows;
-    the penalty is chosen on the val split. DLinear's trend/seasonal split is itself linear in
-    the context, so this closed-form fit spans DLinear's (individual=False) function class."""
-    x, y = _pairs(values, CONTEXT, ETT_TRAIN[1], horizon, stride)
+def fit_linear(values: np.ndarray, horizon: int, stride: int,
+               val: tuple[int, int] = ETT_VAL) -> tuple[np.ndarray, float]:
+    """Ridge map (CONTEXT + 1, horizon) shared by all channels, fitted on train-split windows
+    (the rows before ``val``); the penalty is chosen on the ``val`` rows. DLinear's
+    trend/seasonal split is itself linear in the context, so this closed-form fit spans
+    DLinear's (individual=False) function class."""
+    x, y = _pairs(values, CONTEXT, val[0], horizon, stride)
     gram, cross = x.T @ x, x.T @ y
-    x_val, y_val = _pairs(values, ETT_VAL[0], ETT_VAL[1], horizon, stride)
+    x_val, y_val = _pairs(values, val[0], val[1], horizon, stride)
     penalty = np.eye(len(gram))
     penalty[-1, -1] = 0.0  # the intercept is not shrunk
     fits = {a: np.linalg.solve(gram + a * penalty, cross) for a in RIDGE_ALPHAS}
@@ -277,14 +279,16 @@ def fit_linear(values: np.ndarray, horizon: int, stride: int) -> tuple[np.ndarra
     return fits[best], best
 
 
-def linear_forecasts(values: np.ndarray, contexts: np.ndarray, quick: bool
+def linear_forecasts(values: np.ndarray, contexts: np.ndarray, quick: bool,
+                     val: tuple[int, int] = ETT_VAL
                      ) -> tuple[dict[int, np.ndarray], dict[int, float]]:
-    """Per horizon, forecasts (N, horizon) of the fitted linear map and its chosen penalty."""
+    """Per horizon, forecasts (N, horizon) of the linear map fitted on the rows of ``values``
+    before ``val`` and its penalty chosen on ``val``."""
     stride = 8 if quick else 1
     x = np.hstack([contexts, np.ones((len(contexts), 1))])
     out, alphas = {}, {}
     for h in HORIZONS:
-        weights, alphas[h] = fit_linear(values, h, stride)
+        weights, alphas[h] = fit_linear(values, h, stride, val)
         out[h] = x @ weights
     return out, alphas
 
