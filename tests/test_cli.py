@@ -74,6 +74,16 @@ def test_pretrain_needs_stage_one_steps_unless_it_continues(tmp_path, capsys):
     assert "--steps must be >= 1 (or 0 with --init" in err and not (tmp_path / "w.pt").exists()
 
 
+def test_pretrain_refuses_a_gpu_this_machine_lacks(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert main(["pretrain", "--steps", "1", "--device", "cuda",
+                 "--out", str(tmp_path / "w.pt")]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "w.pt").exists()
+
+
 def test_help_shows_an_example(capsys):
     for command in ("impute", "forecast", "detect", "demo", "pretrain"):
         with pytest.raises(SystemExit) as exc:

@@ -195,6 +195,46 @@ def test_pretrain_with_head_steps_writes_all_heads(tmp_path):
     assert "--head-steps 2" in (tmp_path / "w.md").read_text()
 
 
+def test_data_loading_workers_train_repeatably_from_the_start(tmp_path):
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+
+    def weights(name: str, workers: int) -> dict:
+        cfg = TrainConfig(steps=3, head_steps=2, batch_size=8, warmup=2, encoder=ENCODER,
+                          synthetic_pool=20, workers=workers)
+        pretrain(cfg, tmp_path / f"{name}.pt", real=False, progress=False)
+        return TinyModel.load(tmp_path / f"{name}.pt").state_dict()
+
+    first, again, inline = weights("a", 2), weights("b", 2), weights("c", 0)
+    assert all(torch.equal(v, again[k]) for k, v in first.items())
+    assert not all(torch.equal(v, inline[k]) for k, v in first.items())  # other windows
+    assert "--workers 2" in (tmp_path / "a.md").read_text()
+    assert "--workers" not in (tmp_path / "c.md").read_text()
+
+
+def test_bf16_autocast_trains_both_stages():
+    cfg = TrainConfig(steps=2, batch_size=16, warmup=1, encoder=ENCODER, bf16=True)
+    corpus = {"long": [np.cos(np.arange(300) / 7.0)]}
+    one = Trainer(cfg, corpus, synthetic())
+    parts = one.train_step()
+    two = HeadTrainer(cfg, corpus, synthetic(), one.model.state_dict())
+    parts |= two.train_step()
+    assert set(parts) == {"time", "spectrum", "forecast", "autoregressive", "fourier"}
+    assert all(np.isfinite(v) for v in parts.values())
+    assert all(p.dtype == torch.float32 for p in two.model.parameters())
+
+
+@pytest.mark.parametrize("device, message", [("gpu0", "torch device"),
+                                             ("cuda", "no CUDA GPU")])
+def test_a_device_this_machine_lacks_is_refused(device, message):
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(device=device)
+    with pytest.raises(ValueError, match="workers"):
+        TrainConfig(workers=-1)
+
+
 def test_init_continues_from_earlier_weights_and_records_them(tmp_path):
     import json
 

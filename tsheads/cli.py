@@ -31,7 +31,8 @@ def _pretrain(args: argparse.Namespace) -> int:
                       forecast_weight=args.forecast_weight, head_steps=args.head_steps,
                       warmup=args.warmup, head_lr=args.head_lr, init=args.init,
                       head_forecast=args.head_forecast, mix_share=args.mix_share,
-                      coarse_share=args.coarse_share)
+                      coarse_share=args.coarse_share, device=args.device,
+                      workers=args.workers, bf16=args.bf16)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
     print(f"wrote {args.out}, its .json and its model card {Path(args.out).with_suffix('.md')}")
     return 0
@@ -74,6 +75,13 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detect-period", action="store_true",
                    help="with --season-periods: also repeat each window's own period, found "
                    "from its autocorrelation")
+    p.add_argument("--device", default="cpu",
+                   help="torch device to train on: cpu (default) or cuda")
+    p.add_argument("--workers", type=_non_negative_int, default=0,
+                   help="processes that draw training windows (a GPU needs several); 0: the "
+                   "training process draws them, and a resumed run continues bit for bit")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast of the forward passes (on a GPU)")
     p.set_defaults(func=_pretrain)
 
 

@@ -8,7 +8,7 @@ weights were pretrained with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -37,6 +37,11 @@ class Batch:
     known: torch.Tensor  # True where the true value exists (not missing, not padding)
     future: torch.Tensor  # (B, H) normalised values after the context, 0 where unknown
     future_known: torch.Tensor  # (B, H) True where the future value exists
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch on ``device`` (pinned batches copy without blocking)."""
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True)
+                        for f in fields(self)})
 
 
 def make_batch(context: np.ndarray, future: np.ndarray, hide: np.ndarray) -> Batch:

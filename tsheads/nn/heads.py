@@ -282,6 +282,8 @@ def fourier_coefficients(a: torch.Tensor) -> torch.Tensor:
     c is the autocorrelation of a, so sum_k c_k e^{i pi k x} = |sum_l a_l e^{i pi l x}|^2 is
     never negative; dividing by c_0 makes the density integrate to one on [-1, 1].
     """
+    if a.dtype in (torch.float16, torch.bfloat16):  # from an autocast pass: no complex type
+        a = a.float()
     z = torch.complex(a[..., 0, :], a[..., 1, :])  # (..., K + 1)
     n = z.shape[-1]
     c = torch.stack([(z[..., k:] * z[..., : n - k].conj()).sum(-1) for k in range(n)], -1)
@@ -301,7 +303,8 @@ def bin_centres(n_bins: int = FOURIER_BINS) -> torch.Tensor:
 
 def fourier_bins(coeffs: torch.Tensor, n_bins: int = FOURIER_BINS) -> torch.Tensor:
     """Probabilities of ``n_bins`` equal bins of [-1, 1], from the density at their centres."""
-    density = fourier_density(coeffs, bin_centres(n_bins).to(coeffs.real.dtype)).clamp(min=0)
+    centres = bin_centres(n_bins).to(coeffs.real.device, coeffs.real.dtype)
+    density = fourier_density(coeffs, centres).clamp(min=0)
     return density / density.sum(-1, keepdim=True).clamp(min=1e-12)
 
 
@@ -322,7 +325,7 @@ def fourier_quantiles(coeffs: torch.Tensor, levels: torch.Tensor) -> torch.Tenso
     probs = fourier_bins(coeffs)  # (..., bins)
     n_bins = probs.shape[-1]
     cdf = probs.cumsum(-1)
-    want = levels.to(cdf.dtype).expand(*cdf.shape[:-1], -1).contiguous()  # (..., Q)
+    want = levels.to(cdf.device, cdf.dtype).expand(*cdf.shape[:-1], -1).contiguous()  # (..., Q)
     j = torch.searchsorted(cdf.contiguous(), want).clamp(max=n_bins - 1)  # (..., Q)
     below = torch.where(j > 0, cdf.gather(-1, (j - 1).clamp(min=0)), torch.zeros_like(want))
     share = ((want - below) / probs.gather(-1, j).clamp(min=1e-12)).clamp(0, 1)
@@ -337,7 +340,7 @@ def fourier_mean(coeffs: torch.Tensor) -> torch.Tensor:
     alongside reconstruction, kept; adding it gives the mean of the forecast distribution.
     """
     probs = fourier_bins(coeffs)  # (..., bins)
-    centres = _to_residual(bin_centres(probs.shape[-1]).to(probs.dtype))
+    centres = _to_residual(bin_centres(probs.shape[-1]).to(probs.device, probs.dtype))
     return probs @ centres
 
 

@@ -46,6 +46,8 @@ def pretrain(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if torch.device(cfg.device).type == "cuda":  # TF32 matrix products: ample at this size
+        torch.backends.cuda.matmul.allow_tf32 = True
     corpus, synthetic = load_corpus(real), synthetic_pool(cfg)
     trainer = _resumed(Trainer(cfg, corpus, synthetic), out)
     run(trainer, out, progress=progress)
@@ -55,6 +57,7 @@ def pretrain(
         "steps_done": trainer.step,
         "minutes": round(trainer.seconds / 60, 1),
         "threads": torch.get_num_threads(),
+        "hardware": _hardware(cfg.device),
         "history": trainer.history,
         "corpus": _corpus_counts(corpus),
         "command": _command(cfg, out, real),
@@ -66,9 +69,16 @@ def pretrain(
         run(trainer, out, progress=progress)
         extra.update(parameters=trainer.model.n_parameters(), head_steps_done=trainer.step,
                      head_minutes=round(trainer.seconds / 60, 1), head_history=trainer.history)
-    trainer.model.eval().save(out, extra=extra)
+    trainer.model.to("cpu").eval().save(out, extra=extra)  # weights load on any machine
     write_model_card(out)
     return trainer
+
+
+def _hardware(device: str) -> str:
+    """What the run trained on, for the model card."""
+    if torch.device(device).type == "cuda":
+        return f"1 GPU ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"{torch.get_num_threads()} CPU thread(s)"
 
 
 def _resumed(trainer: Trainer, out: Path) -> Trainer:
@@ -107,6 +117,9 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
           if enc.season_periods else []),
         *(["--detect-period"] if enc.detect_period else []),
         *([f"--init {shlex.quote(cfg.init)}"] if cfg.init else []),
+        *([f"--device {cfg.device}"] if cfg.device != "cpu" else []),
+        *([f"--workers {cfg.workers}"] if cfg.workers else []),
+        *(["--bf16"] if cfg.bf16 else []),
         f"--out {shlex.quote(str(out))}",
     ]
     return " ".join(parts)

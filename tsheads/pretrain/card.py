@@ -100,8 +100,8 @@ def _training(meta: dict) -> str:
     return (f"{meta['steps_done']:,} steps{_continued(meta.get('init'))} of "
             f"{train['batch_size']} windows of 512 steps,\n  AdamW (lr {train['lr']:g}, weight "
             f"decay 0.01, {train.get('warmup', 300)} warm-up steps, cosine to a tenth), gradient"
-            f"\n  clipping at 1; {meta['minutes']:.1f} minutes of compute on {meta['threads']} "
-            "CPU threads.")
+            f"\n  clipping at 1; {meta['minutes']:.1f} minutes of compute on "
+            f"{meta.get('hardware', str(meta['threads']) + ' CPU threads')}.")
 
 
 def _season(config: dict) -> str:

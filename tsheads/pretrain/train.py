@@ -3,12 +3,19 @@
 A plain loop: draw windows, hide values, normalise by what stays visible, reconstruct,
 step. Every few minutes the whole state (model, optimiser, random generators, loss
 history) goes to a checkpoint so that a stopped run resumes where it was, bit for bit.
+
+On a GPU the model outruns one process drawing windows, so ``workers`` data-loading
+processes can draw them instead, each from its own seed (seed, stage, the step it started
+at, its number): such a run is repeatable from its start, and a resumed one continues from
+the checkpoint's weights and optimiser with fresh windows rather than bit for bit.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +28,8 @@ from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS
 from tsheads.pretrain.forecast_heads import freeze_all_but, head_losses
 from tsheads.sampling import WindowSampler, check_shares
 from tsheads.training import Batch, losses, make_batch, sample_batch, step, total_loss
+
+Draw = Callable[[WindowSampler, torch.Generator, "TrainConfig"], Batch]
 
 HEAD_WARMUP = 100  # warm-up steps of stage two
 
@@ -47,10 +56,60 @@ class TrainConfig:
     init: str | None = None  # weights to continue from (fresh optimiser and schedule)
     checkpoint_seconds: float = 180.0
     log_every: int = 250
+    device: str = "cpu"  # where the model trains ("cuda" on a GPU machine)
+    workers: int = 0  # data-loading processes; 0: drawn in the training process
+    bf16: bool = False  # bfloat16 autocast of the forward passes (for GPUs)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
     def __post_init__(self) -> None:
         check_shares(self.mix_share, self.coarse_share)  # before the corpus loads
+        check_device(self.device)
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}.")
+
+
+def check_device(name: str) -> None:
+    """``name`` must be a torch device this machine has."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got "
+                         f"{name!r}.") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use "
+                         "--device cpu.")
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless training batches drawn in data-loading processes, each worker with its own
+    window and mask generators seeded from ``seed`` and its number."""
+
+    def __init__(self, sampler: WindowSampler, draw: Draw, cfg: TrainConfig,
+                 seed: tuple[int, ...]) -> None:
+        super().__init__()
+        self.sampler, self.draw, self.cfg, self.seed = sampler, draw, cfg, seed
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        sampler = copy.copy(self.sampler)
+        sampler.rng = np.random.default_rng([*self.seed, worker])
+        generator = torch.Generator().manual_seed(int(sampler.rng.integers(2**62)))
+        while True:
+            yield self.draw(sampler, generator, self.cfg)
+
+
+def draw_masked(sampler: WindowSampler, generator: torch.Generator, cfg: TrainConfig
+                ) -> Batch:
+    """A stage-one batch: windows with values hidden in all rows but a clean share."""
+    return sample_batch(sampler, cfg.batch_size, cfg.encoder.patch_length, generator)
+
+
+def draw_clean(sampler: WindowSampler, generator: torch.Generator, cfg: TrainConfig
+               ) -> Batch:
+    """A stage-two batch: windows with nothing hidden."""
+    context, future = sampler.sample(cfg.batch_size)
+    return make_batch(context, future, np.zeros(context.shape, dtype=bool))
 
 
 def lr_at(step: int, peak: float, warmup: int, steps: int) -> float:
@@ -66,15 +125,18 @@ class Trainer:
     its reconstruction, spectrum and direct forecast heads."""
 
     stage = 1
+    draw = staticmethod(draw_masked)
 
     def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
                  synthetic: np.ndarray) -> None:
         seed = cfg.seed + 1000 * (self.stage - 1)  # stage two draws other windows
         torch.manual_seed(seed)
         self.cfg = cfg
+        self.device = torch.device(cfg.device)
         self.model = TinyModel(cfg.encoder, heads=ENCODER_HEADS)
         if cfg.init:
             _load_matching(self.model, cfg.init)
+        self.model.to(self.device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
         )
@@ -88,10 +150,19 @@ class Trainer:
         self.step = 0
         self.history: list[dict] = []
         self.seconds = 0.0
+        self._stream: Iterator[Batch] | None = None
 
     def next_batch(self) -> Batch:
-        return sample_batch(self.sampler, self.cfg.batch_size, self.cfg.encoder.patch_length,
-                            self.generator)
+        """The next batch on the training device, from the workers when there are any."""
+        if not self.cfg.workers:
+            return self.draw(self.sampler, self.generator, self.cfg).to(self.device)
+        if self._stream is None:  # started at the first step, so a resumed run knows its step
+            stream = BatchStream(self.sampler, self.draw, self.cfg,
+                                 (self.cfg.seed, self.stage, self.step))
+            self._stream = iter(torch.utils.data.DataLoader(
+                stream, batch_size=None, num_workers=self.cfg.workers,
+                pin_memory=self.device.type == "cuda"))
+        return next(self._stream).to(self.device)
 
     @property
     def steps(self) -> int:
@@ -109,7 +180,8 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr()
-        parts = self.step_losses()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            parts = self.step_losses()
         step(self.model, self.optimizer, self.combine(parts))
         self.step += 1
         return {name: float(value.detach()) for name, value in parts.items()}
@@ -142,6 +214,7 @@ class HeadTrainer(Trainer):
     direct one) on the frozen stage-one encoder, from clean contexts (nothing hidden)."""
 
     stage = 2
+    draw = staticmethod(draw_clean)
 
     def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
                  synthetic: np.ndarray, encoder_state: dict) -> None:
@@ -153,6 +226,7 @@ class HeadTrainer(Trainer):
         new = tuple(f"heads.{name}." for name in FORECAST_HEADS)
         if any(not key.startswith(new) for key in missing):
             raise ValueError(f"stage-one state lacks encoder weights: {missing[:3]}...")
+        self.model.to(self.device)
         heads = FORECAST_HEADS + (("forecast",) if cfg.head_forecast else ())
         self.optimizer = torch.optim.AdamW(
             freeze_all_but(self.model, heads), lr=cfg.head_lr, weight_decay=cfg.weight_decay
@@ -166,8 +240,7 @@ class HeadTrainer(Trainer):
         return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.cfg.head_steps)
 
     def step_losses(self) -> dict[str, torch.Tensor]:
-        context, future = self.sampler.sample(self.cfg.batch_size)
-        batch = make_batch(context, future, np.zeros(context.shape, dtype=bool))
+        batch = self.next_batch()
         return head_losses(self.model, batch.z, batch.mask, batch.future, batch.future_known,
                            direct=self.cfg.head_forecast)
 
