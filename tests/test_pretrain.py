@@ -224,6 +224,21 @@ def test_bf16_autocast_trains_both_stages():
     assert all(p.dtype == torch.float32 for p in two.model.parameters())
 
 
+def test_the_fourier_density_keeps_float32_under_autocast():
+    from tsheads.pretrain.forecast_heads import fourier_loss
+
+    model = head_trainer(steps=1).model.eval()
+    values = synthetic()[:8, :80]
+    batch = make_batch(values[:, :64], values[:, 64:], np.zeros((8, 64), dtype=bool))
+    with torch.no_grad():
+        out = model.encoder(batch.z, batch.mask)
+        plain = fourier_loss(model, out, batch.future, batch.future_known)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = fourier_loss(model, out, batch.future, batch.future_known)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, plain, rtol=2e-3, atol=0)
+
+
 @pytest.mark.parametrize("device, message", [("gpu0", "torch device"),
                                              ("cuda", "no CUDA GPU")])
 def test_a_device_this_machine_lacks_is_refused(device, message):

@@ -43,6 +43,10 @@ class Batch:
         return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True)
                         for f in fields(self)})
 
+    def pin_memory(self) -> Batch:
+        """The same batch in page-locked memory (a GPU data loader calls this)."""
+        return Batch(**{f.name: getattr(self, f.name).pin_memory() for f in fields(self)})
+
 
 def make_batch(context: np.ndarray, future: np.ndarray, hide: np.ndarray) -> Batch:
     """Hide values, normalise by the visible ones and keep the truth as the target."""

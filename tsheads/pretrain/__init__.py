@@ -3,9 +3,11 @@ losses and optimisation step live in `tsheads.training`, shared with fine-tuning
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -46,9 +48,26 @@ def pretrain(
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if torch.device(cfg.device).type == "cuda":  # TF32 matrix products: ample at this size
-        torch.backends.cuda.matmul.allow_tf32 = True
     corpus, synthetic = load_corpus(real), synthetic_pool(cfg)
+    with _gpu_precision(cfg.device):
+        return _stages(cfg, out, corpus, synthetic, real, progress)
+
+
+@contextlib.contextmanager
+def _gpu_precision(device: str) -> Iterator[None]:
+    """TF32 matrix products on a GPU while training (ample at this size); as before after."""
+    previous = torch.get_float32_matmul_precision()
+    if torch.device(device).type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def _stages(cfg: TrainConfig, out: Path, corpus: dict[str, list[np.ndarray]],
+            synthetic: np.ndarray, real: bool, progress: bool) -> Trainer:
+    """Stage one, then stage two if asked; the weights, their metadata and card written."""
     trainer = _resumed(Trainer(cfg, corpus, synthetic), out)
     run(trainer, out, progress=progress)
     extra = {

@@ -37,11 +37,15 @@ def freeze_all_but(model: TinyModel, heads: tuple[str, ...] = FORECAST_HEADS) ->
 
 
 def fourier_loss(model: TinyModel, out, future: torch.Tensor, known: torch.Tensor):
-    """Bin cross-entropy of the true residuals around the direct forecast + smoothness."""
-    with torch.no_grad():
+    """Bin cross-entropy of the true residuals around the direct forecast + smoothness.
+
+    Both run in float32 even under autocast: in bfloat16 the density's small tail bins
+    cancel to zero and the residuals land in other bins."""
+    with torch.no_grad(), torch.autocast(future.device.type, enabled=False):
         direct = model.heads["forecast"](out)  # (B, H)
     coeffs = fourier_coefficients(model.heads["fourier"](out))  # (B, H, K)
-    probs = fourier_bins(coeffs)  # (B, H, bins)
+    with torch.autocast(future.device.type, enabled=False):
+        probs = fourier_bins(coeffs)  # (B, H, bins)
     x = torch.tanh((future - direct) / FOURIER_SQUASH)
     target = ((x + 1) / 2 * FOURIER_BINS).long().clamp(0, FOURIER_BINS - 1)  # (B, H)
     nll = -torch.log(probs.gather(-1, target[..., None]).squeeze(-1).clamp(min=1e-9))

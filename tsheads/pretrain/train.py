@@ -78,6 +78,9 @@ def check_device(name: str) -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU here; use "
                          "--device cpu.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} asked for, but torch sees "
+                         f"{torch.cuda.device_count()} GPU(s) here.")
 
 
 class BatchStream(torch.utils.data.IterableDataset):
@@ -299,6 +302,7 @@ def run(
             torch.save(trainer.state(), ckpt)
             last_save = time.perf_counter()
     bar.close()
+    trainer._stream = None  # the data-loading processes end with their iterator
     torch.save(trainer.state(), ckpt)
     return trainer.history
 
