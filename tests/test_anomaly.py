@@ -114,9 +114,10 @@ def test_nans_are_masked_and_scored_from_their_neighbours(tiny_weights):
     assert scores.iloc[10] != 0.0
 
 
-def test_streaming_equals_batch_scoring(tiny_weights):
+@pytest.mark.parametrize("lookback", [0, 3])
+def test_streaming_equals_batch_scoring(tiny_weights, lookback):
     s = series(700)
-    detector = AnomalyDetector(weights=tiny_weights).fit(s[:300])
+    detector = AnomalyDetector(weights=tiny_weights, lookback=lookback).fit(s[:300])
     everything = detector.anomaly_score(s)
     for split in (1, 100, 333, 650, 699):
         new = detector.anomaly_score(s[split:], history=s[:split])
@@ -229,6 +230,8 @@ def test_bad_params_raise_clear_errors(tiny_weights, params, match):
 def test_a_parameter_of_the_wrong_type_is_a_type_error(tiny_weights):
     with pytest.raises(TypeError, match="views must be a non-empty tuple"):
         AnomalyDetector(weights=tiny_weights, views="time").fit(series())
+    with pytest.raises(TypeError, match="lookback must be a non-negative int"):
+        AnomalyDetector(weights=tiny_weights, lookback="32").fit(series())
     with pytest.raises(TypeError, match="trim must be a number in"):
         AnomalyDetector(weights=tiny_weights, trim="0.1").fit(series())
 
@@ -302,3 +305,30 @@ def test_trim_keeps_anomalies_in_the_fit_data_out_of_the_units(tiny_weights):
     assert abs(spread["trimmed"] - spread["clean"]) < 0.5 * abs(spread["untrimmed"]
                                                                  - spread["clean"])
     assert spread["trimmed score"] > spread["untrimmed score"]
+
+
+def test_past_units_measure_each_step_against_the_steps_before_it():
+    from tsheads.estimators.anomaly_scores import past_units
+
+    calm = 1.0 + 0.1 * np.sin(np.arange(300))
+    shifted = np.concatenate([calm, calm + 2.0])
+    units = past_units(shifted, 64, 1e-9)
+    assert np.isnan(units[:8]).all() and np.isfinite(units[8:]).all()  # an eighth of 64
+    assert np.abs(units[100:300]).max() < 3 and units[300] > 10  # the shift, against its past
+    assert units[300 + 64:].max() < 3  # once the past is the new level, it is normal again
+
+
+def test_lookback_scores_a_change_of_state_that_the_fit_data_holds(tiny_weights):
+    """Fit and score one file whose channel c1 is wild for its last third: in fit units the
+    wild third reads as normal and hides under c0's own excursions; against c1's past its
+    onset stands out."""
+    frame = wide(900, channels=2)
+    frame.iloc[600:, 1] += np.random.default_rng(1).normal(0, 6, 300)
+    onset = {}
+    for lookback in (0, 32):
+        detector = AnomalyDetector(weights=tiny_weights, views=("time",), lookback=lookback)
+        scores = detector.fit(frame).anomaly_score(frame)
+        onset[lookback] = scores.iloc[600:700].mean() / np.quantile(scores.iloc[:550], 0.99)
+    assert onset[32] > 1.0 > onset[0]
+    with pytest.raises(ValueError, match="lookback must be a non-negative int"):
+        AnomalyDetector(weights=tiny_weights, lookback=-1).fit(frame)

@@ -203,6 +203,8 @@ BAD_PARAMS = {
         "contamination": (0.5, ValueError,
                           r"contamination must be 'auto' or a number in \(0, 0.5\)"),
         "trim": (1.0, ValueError, r"trim must be a number in \[0, 1\), got 1.0"),
+        "lookback": (-2, ValueError, r"lookback must be a non-negative int \(0: fit units "
+                                     r"alone\), got -2"),
         "stride": (-1, ValueError, "stride must be 'auto' or a positive int, got -1"),
         "horizon": (1.5, TypeError, "horizon must be 'auto' or a positive int, got 1.5"),
         "reindex": (0, TypeError, "reindex must be True or False, got 0"),

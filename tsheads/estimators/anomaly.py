@@ -51,9 +51,11 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
     made from the steps before). Each is smoothed by a moving average over ``window_`` steps
     and expressed in units learned by ``fit`` (per series or channel: ``(smoothed - median) /
     (q99 - median)`` on the fit steps, optionally less the ``trim`` share that look most
-    anomalous); the views are fused by their mean (or max). The defaults (time and spectrum
-    views, mean fusion, no trim) were chosen by leave-one-group-out over NAB's categories
-    and SKAB valve2 (docs/anomaly.md). A wide frame or 2-D array is one multivariate series:
+    anomalous), or in units of the view's own preceding ``lookback`` windows where those
+    read higher; the views are fused by their mean (or max). The defaults (time and spectrum
+    views, mean fusion, no trim, a lookback of 32 windows) were chosen by
+    leave-one-group-out over NAB's categories and SKAB valve2, among the settings within the
+    speed target (docs/anomaly.md). A wide frame or 2-D array is one multivariate series:
     its channels are scored separately and the most anomalous channel gives the score of a
     step; each id of a long frame is its own series.
     Higher means more anomalous; ``predict`` flags scores above ``threshold_``.
@@ -79,6 +81,12 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         most anomalous at first sight (in median/MAD units). Fit data that holds anomalies
         could otherwise teach the units that they are normal; 0 learns from every step.
         Off by default: on whole SKAB files trimming cost far more than it gained on NAB.
+    lookback : int
+        Smoothing windows of each view's own past that it is also measured against: a step
+        reads in the units of the ``lookback x window_`` steps before it (their median and
+        90th percentile) where those read higher than the fit units. Fit data that holds
+        anomalies teaches the fit units to take them for normal; the steps just before an
+        anomaly are its normal surroundings. 0 uses the fit units alone.
     stride : int or "auto"
         Steps between the windows of the time and spectrum views; "auto" is half the context.
     horizon : int or "auto"
@@ -132,6 +140,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         window: int | str = "auto",
         contamination: float | str = 0.01,
         trim: float = 0.0,
+        lookback: int = 32,
         stride: int | str = "auto",
         horizon: int | str = "auto",
         batch_size: int = 64,
@@ -147,6 +156,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         self.window = window
         self.contamination = contamination
         self.trim = trim
+        self.lookback = lookback
         self.stride = stride
         self.horizon = horizon
         self.batch_size = batch_size
@@ -237,6 +247,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
                      f"{self.contamination!r}.", auto=True)
         check_number("trim", self.trim, lambda t: 0 <= t < 1,
                      f"trim must be a number in [0, 1), got {self.trim!r}; e.g. trim=0.25.")
+        check_int("lookback", self.lookback, 0, "a non-negative int (0: fit units alone)")
 
     def _resolve(self, model: TinyModel, series: list[np.ndarray]) -> None:
         """Check the parameters against the model and resolve every "auto"."""
@@ -259,7 +270,7 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
 
     def _fused(self, raw: dict[str, np.ndarray], stats: dict[str, tuple | None]) -> np.ndarray:
         """Smooth each view, normalise it with its fit statistics, and fuse the views."""
-        return fuse(self._smoothed(raw), stats, self.fusion)
+        return fuse(self._smoothed(raw), stats, self.fusion, self.lookback * self.window_)
 
     def _channel_scores(self, X, history, frame_kwargs: dict) -> tuple:
         """The panel of ``X`` and each of its series' fused scores."""
@@ -268,7 +279,8 @@ class AnomalyDetector(ModelMixin, BaseEstimator):
         stats, units = self._fitted_for(panel.ids)
         full, offsets = self._with_history(panel, X, history, frame_kwargs)
         check_observed(panel.ids, full, MIN_OBSERVED, "anomaly scoring")
-        firsts = [max(o - (self.window_ - 1) // 2, 0) for o in offsets]
+        reach = (self.window_ - 1) // 2 + self.lookback * self.window_  # steps read before X
+        firsts = [max(o - reach, 0) for o in offsets]
         with self._threads():
             raw = self._deviations(all_to_units(full, units), firsts)
         scores = [self._fused(r, st)[o:] for r, st, o in

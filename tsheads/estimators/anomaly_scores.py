@@ -4,6 +4,7 @@ learned on, those units, the smoothing window, and the threshold."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import genpareto
 
 from tsheads.seasonality import detect_period
@@ -12,6 +13,8 @@ MAX_WINDOW = 128  # "auto" smoothing: whole detected periods within this many st
 MAX_WINDOW_SHARE = 4  # ... and at most this share of the shortest fit series
 TAIL_QUANTILE = 0.99  # a view's unit: the distance from its median to this fit quantile
 POT_RISK, POT_START, POT_MIN_EXCESSES = 1e-3, 0.98, 10
+PAST_QUANTILE = 0.9  # a view's unit against its own past: from the past's median to this
+PAST_MIN_SHARE = 8  # ... defined once this share of the lookback (and 8 steps) has passed
 
 
 def kept_steps(panel, smoothed: list[dict[str, np.ndarray]], trim: float
@@ -117,11 +120,12 @@ def across_channels(channels: list[np.ndarray]) -> np.ndarray:
     return np.max(np.vstack(channels), axis=0)
 
 
-def fuse(smoothed: dict[str, np.ndarray], stats: dict[str, tuple | None], fusion: str
-         ) -> np.ndarray:
-    """Each smoothed view in its fit units, fused per step by their ``fusion`` ("max" or
-    "mean"), leaving out views undefined at a step; 0 where no view is defined."""
-    parts = [(smoothed[v] - st[0]) / st[1] for v, st in stats.items() if st is not None]
+def fuse(smoothed: dict[str, np.ndarray], stats: dict[str, tuple | None], fusion: str,
+         lookback: int = 0) -> np.ndarray:
+    """Each smoothed view in its fit units (or, with a ``lookback`` of some steps, in the
+    units of its own past where those read higher), fused per step by their ``fusion``
+    ("max" or "mean"), leaving out views undefined at a step; 0 where no view is defined."""
+    parts = [_units(smoothed[v], st, lookback) for v, st in stats.items() if st is not None]
     steps = len(next(iter(smoothed.values())))
     stacked = np.vstack(parts) if parts else np.full((1, steps), np.nan)
     ok = np.isfinite(stacked)
@@ -130,3 +134,28 @@ def fuse(smoothed: dict[str, np.ndarray], stats: dict[str, tuple | None], fusion
     else:
         fused = np.where(ok, stacked, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
     return np.where(ok.any(axis=0), fused, 0.0)
+
+
+def _units(smoothed: np.ndarray, stats: tuple[float, float], lookback: int) -> np.ndarray:
+    """One view in its fit units, or in the units of its past ``lookback`` steps where
+    those read higher (fit units where the past is too short)."""
+    med, spread = stats
+    in_fit_units = (smoothed - med) / spread
+    if not lookback:
+        return in_fit_units
+    return np.fmax(in_fit_units, past_units(smoothed, lookback, max(0.01 * abs(med), 1e-12)))
+
+
+def past_units(smoothed: np.ndarray, steps: int, floor: float) -> np.ndarray:
+    """Each step of a smoothed view against its own ``steps`` steps before: (value - their
+    median) / (their 90th percentile - their median), that spread at least ``floor``; NaN
+    until an eighth of ``steps`` (and 8) have passed.
+
+    Units learned in ``fit`` take the anomalies of the fit data for normal variation, the
+    usual case when one file is both fitted and scored; the steps before an anomaly are its
+    normal surroundings, and against them its onset and its stay stand out."""
+    past = pd.Series(smoothed).shift(1).rolling(steps, min_periods=max(8, steps //
+                                                                       PAST_MIN_SHARE))
+    med = past.median().to_numpy()
+    spread = np.maximum(past.quantile(PAST_QUANTILE).to_numpy() - med, floor)
+    return (smoothed - med) / spread
