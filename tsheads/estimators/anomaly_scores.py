@@ -153,7 +153,7 @@ def past_units(smoothed: np.ndarray, steps: int, floor: float) -> np.ndarray:
 
     Units learned in ``fit`` take the anomalies of the fit data for normal variation, the
     usual case when one file is both fitted and scored; the steps before an anomaly are its
-    normal surroundings, and against them its onset and its stay stand out."""
+    normal surroundings, and against them its onset stands out."""
     past = pd.Series(smoothed).shift(1).rolling(steps, min_periods=max(8, steps //
                                                                        PAST_MIN_SHARE))
     med = past.median().to_numpy()
