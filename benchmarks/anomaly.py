@@ -63,7 +63,7 @@ NAB_FIT_SHARE, SKAB_FIT_ROWS = 0.15, 400
 METRICS = ("VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC")
 UNI_PEERS = ("Sub_PCA", "IForest", "Sub_IForest", "POLY", "SR", "LOF", "MatrixProfile",
              "KShapeAD")
-MULTI_PEERS = ("PCA", "IForest", "HBOS", "KNN", "AutoEncoder", "CNN")
+MULTI_PEERS = ("PCA", "IForest", "HBOS", "KNN", "LOF", "AutoEncoder", "CNN")
 SEMI_SUPERVISED = ("AutoEncoder", "CNN")
 SLOW_PEERS = ("LOF", "MatrixProfile", "KShapeAD", "KNN", "AutoEncoder", "CNN")
 QUICK_NAB = ("realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
