@@ -67,24 +67,26 @@ GATE_WIDTH = 32  # hidden width of the gate's per-candidate MLP
 
 def _repeat(filled: torch.Tensor, total: torch.Tensor, origin: int, period: torch.Tensor,
             rule: tuple[int, bool], steps: torch.Tensor) -> torch.Tensor:
-    """The forecast of one seasonal ``rule`` (seasons k, drift) made at ``origin`` for
-    ``steps`` (offsets from it), each row with its own ``period`` (B, 1): the mean of the
-    last k seasons repeated, and with drift the last season plus the change between the
-    means of the last two seasons, once per season ahead. ``total`` (B, L + 1) holds the
-    running sums of ``filled`` from 0. Returns (B, len(steps))."""
-    length = filled.shape[1]
+    """The forecasts of one seasonal ``rule`` (seasons k, drift) made at ``origin`` for
+    ``steps`` (offsets from it), one per column of ``period`` (B, G): the mean of the last k
+    seasons repeated, and with drift the last season plus the change between the means of
+    the last two seasons, once per season ahead. ``total`` (B, L + 1) holds the running sums
+    of ``filled`` from 0. Returns (B, G, len(steps))."""
+    (batch, length), groups = filled.shape, period.shape[1]
     seasons, drift = rule
+    span = period[..., None]  # (B, G, 1)
 
     def at(lag: torch.Tensor) -> torch.Tensor:
-        return filled.gather(1, (origin - lag + steps % period).clamp(0, length - 1))
+        where = (origin - lag[..., None] + steps % span).clamp(0, length - 1)  # (B, G, S)
+        return filled.gather(1, where.reshape(batch, -1)).reshape(batch, groups, -1)
 
     repeat = torch.stack([at(period * k) for k in range(1, seasons + 1)]).mean(0)
     if not drift:
         return repeat
-    ends = [(origin - period * k).clamp(0, length) for k in range(3)]
+    ends = [(origin - period * k).clamp(0, length) for k in range(3)]  # (B, G) each
     last = (total.gather(1, ends[0]) - total.gather(1, ends[1])) / period
     before = (total.gather(1, ends[1]) - total.gather(1, ends[2])) / period
-    return repeat + (steps // period + 1) * (last - before)
+    return repeat + (steps // span + 1) * (last - before)[..., None]
 
 
 def season_rules(periods: tuple[int, ...], length: int) -> list[tuple[int, int, bool]]:
@@ -139,31 +141,37 @@ def season_candidates(
     first = torch.where(observed.any(1), observed.float().argmax(1), length)[:, None]  # (B, 1)
     ahead = torch.arange(horizon, device=filled.device)
     check = torch.arange(SEASON_CHECK, device=filled.device)
-    rules = [(torch.full((batch, 1), p, device=filled.device), (k, drift))
+    rules = [((k, drift), torch.full((batch, 1), p, device=filled.device))
              for p, k, drift in season_rules(periods, length)]
     if detect:
         found = detected_period(filled, mask)
-        rules += [(found, rule) for rule in SEASON_RULES]
+        rules += [(rule, found) for rule in SEASON_RULES]
     total = nn.functional.pad(filled.cumsum(1), (1, 0))  # total[:, i]: sum of the first i
-    candidates, scores, usable = [], [], []
-    for period, (seasons, drift) in rules:
-        reach = period * max(seasons, 2 if drift else 1)  # (B, 1)
-        candidates.append(_repeat(filled, total, length, period, (seasons, drift), ahead))
-        error = torch.zeros_like(filled[:, :1])
+    candidates = filled.new_empty(batch, len(rules), horizon)
+    scores = filled.new_empty(batch, len(rules))
+    usable = torch.empty(batch, len(rules), dtype=torch.bool, device=filled.device)
+    for rule in SEASON_RULES:  # every period of a rule at once, in few large operations
+        chosen = [c for c, (r, _) in enumerate(rules) if r == rule]
+        if not chosen:
+            continue
+        period = torch.cat([rules[c][1] for c in chosen], 1)  # (B, G)
+        reach = period * max(rule[0], 2 if rule[1] else 1)
+        candidates[:, chosen] = _repeat(filled, total, length, period, rule, ahead)
+        error = torch.zeros_like(period, dtype=filled.dtype)
         count = torch.zeros_like(error)
         for j in range(1, SEASON_ORIGINS + 1):
             origin = length - j * SEASON_CHECK
             if origin < 1:
                 break
-            past = _repeat(filled, total, origin, period, (seasons, drift), check)
-            fits = (origin - reach >= first).to(filled.dtype)  # (B, 1)
-            scored = observed[:, origin : origin + SEASON_CHECK] * fits
-            actual = filled[:, origin : origin + SEASON_CHECK]
-            error = error + ((actual - past).abs() * scored).sum(1, keepdim=True)
-            count = count + scored.sum(1, keepdim=True)
-        scores.append((error / count.clamp(min=1))[:, 0])
-        usable.append(count[:, 0] > 0)
-    return torch.stack(candidates, 1), torch.stack(scores, 1), torch.stack(usable, 1)
+            past = _repeat(filled, total, origin, period, rule, check)  # (B, G, S)
+            fits = (origin - reach >= first).to(filled.dtype)  # (B, G)
+            scored = observed[:, None, origin : origin + SEASON_CHECK] * fits[..., None]
+            actual = filled[:, None, origin : origin + SEASON_CHECK]
+            error = error + ((actual - past).abs() * scored).sum(-1)
+            count = count + scored.sum(-1)
+        scores[:, chosen] = error / count.clamp(min=1)
+        usable[:, chosen] = count > 0
+    return candidates, scores, usable
 
 
 class SeasonalForecastHead(ForecastHead):
