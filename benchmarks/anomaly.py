@@ -50,7 +50,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA, RESULTS, markdown_table  # noqa: E402
+from common import DATA, RESULTS, markdown_table, write_report  # noqa: E402
 from vus import vus  # noqa: E402
 
 import tsheads.estimators.anomaly as anomaly_module  # noqa: E402
@@ -487,9 +487,7 @@ def main() -> None:
             (lambda name: SKAB_GROUP, skab_series(args.quick), lambda n: SKAB_FIT_ROWS)])
         speed = speed_check(args)
     text = report(args, nab, skab, grid, speed, time.perf_counter() - start)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

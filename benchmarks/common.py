@@ -46,6 +46,19 @@ def m4_hourly() -> tuple[list[str], list[np.ndarray], np.ndarray]:
     return list(train.index), history, test.to_numpy(dtype=float)
 
 
+def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """Per-series sMAPE (%), 200/h * sum |y - f| / (|y| + |f|), as M4 defines it."""
+    return 200 * np.mean(np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast)), axis=1)
+
+
+def mase(history: list[np.ndarray], actual: np.ndarray, forecast: np.ndarray,
+         m: int = 24) -> np.ndarray:
+    """Per-series MASE, scaled by the in-sample mean absolute seasonal-naive error (period
+    ``m``; M4 Hourly's 24 by default)."""
+    scale = np.array([np.mean(np.abs(y[m:] - y[:-m])) for y in history])
+    return np.mean(np.abs(actual - forecast), axis=1) / scale
+
+
 def bold_best(frame: pd.DataFrame, digits: int = 3, skip: tuple = ()) -> pd.DataFrame:
     """Numbers as text for ``markdown_table``, the lowest per column in bold; rows in ``skip``
     (quoted references) are never bold and missing values read as a dash."""
@@ -74,3 +87,11 @@ def _cell(value, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def write_report(path: str | Path, text: str) -> None:
+    """Write a benchmark's Markdown report to ``path`` (folders made as needed) and print it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)

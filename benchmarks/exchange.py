@@ -35,16 +35,18 @@ from statsforecast.models import AutoETS, AutoTheta, Naive
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA, RESULTS, bold_best, markdown_table  # noqa: E402
+from common import DATA, RESULTS, write_report  # noqa: E402
 from forecast import (  # noqa: E402
     CONTEXT,
     HORIZONS,
     LINEAR,
     TSHEADS,
     Timings,
+    channel_windows,
     default_fractions,
+    horizon_scores,
+    horizon_tables,
     linear_forecasts,
-    long_frame,
     stats_forecast,
     timed,
     timing_table,
@@ -79,19 +81,6 @@ def normalised() -> tuple[pd.DataFrame, tuple[int, int], tuple[int, int]]:
     return (frame - train.mean()) / train.std(ddof=0), val, test
 
 
-def windows(frame: pd.DataFrame, test: tuple[int, int], stride: int):
-    """Every column x start: the long frame of contexts (daily ds), ids, contexts (N,
-    CONTEXT), targets (N, longest horizon, NaN past the split) and the start row of each."""
-    starts = np.arange(test[0], test[1] - min(HORIZONS) + 1, stride)
-    keys = [(c, s) for c in frame.columns for s in starts]
-    values = {c: np.r_[frame[c].to_numpy(), np.full(max(HORIZONS), np.nan)] for c in frame}
-    contexts = np.stack([values[c][s - CONTEXT : s] for c, s in keys])
-    targets = np.stack([values[c][s : s + max(HORIZONS)] for c, s in keys])
-    ids = [f"{c}@{s}" for c, s in keys]
-    df = long_frame(list(contexts), ids, [frame.index[s - CONTEXT] for _, s in keys], freq="D")
-    return df, ids, contexts, targets, np.array([s for _, s in keys])
-
-
 def stats_peers(df: pd.DataFrame, ids: list[str], threads: int, timings: Timings
                 ) -> dict[str, dict[int, np.ndarray]]:
     """Naive, AutoETS and AutoTheta at the longest horizon, cut to each."""
@@ -116,31 +105,6 @@ def tsheads_rows(df: pd.DataFrame, ids: list[str], args: argparse.Namespace, tim
     return out
 
 
-def scores(predictions: dict[str, dict[int, np.ndarray]], targets: np.ndarray,
-           rows: np.ndarray, end: int) -> pd.DataFrame:
-    """Long table (method, horizon, MSE, MAE) over the windows whose target fits each horizon."""
-    records = []
-    for method, by_horizon in predictions.items():
-        for h, forecast in by_horizon.items():
-            keep = rows + h <= end
-            err = forecast[keep, :h] - targets[keep, :h]
-            records.append({"method": method, "horizon": h, "MSE": float(np.mean(err**2)),
-                            "MAE": float(np.mean(np.abs(err)))})
-    return pd.DataFrame(records)
-
-
-def tables(found: pd.DataFrame) -> list[str]:
-    """MSE and MAE tables (methods x horizons), best per column in bold."""
-    parts = []
-    for metric in ("MSE", "MAE"):
-        table = found.pivot(index="method", columns="horizon", values=metric)
-        table = table.reindex(found["method"].unique())
-        table.columns = [str(h) for h in table.columns]
-        parts.append(f"### {metric} by horizon (normalised scale)\n\n"
-                     f"{markdown_table(bold_best(table))}\n")
-    return parts
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=None, help="weights file (default: shipped)")
@@ -153,7 +117,8 @@ def main() -> None:
     started = time.perf_counter()
     timings: Timings = {}
     frame, val, test = normalised()
-    df, ids, contexts, targets, rows = windows(frame, test, args.stride)
+    starts = np.arange(test[0], test[1] - min(HORIZONS) + 1, args.stride)
+    df, ids, contexts, targets, rows = channel_windows(frame, starts, freq="D")
     with threadpool_limits(args.threads):
         predictions = tsheads_rows(df, ids, args, timings)
         predictions |= stats_peers(df, ids, args.threads, timings)
@@ -173,17 +138,14 @@ def main() -> None:
         f"and averaged over context shares {default_fractions()} unless the name says "
         "otherwise. Statistical peers forecast each window once at h = 720, cut to each "
         "horizon; they use no season.\n",
-        *tables(scores(predictions, targets, rows, test[1])),
+        *horizon_tables(horizon_scores(predictions, targets, rows, test[1]), references={}),
         "- Windows per horizon (x 8 columns): "
         + ", ".join(f"{h}: {n}" for h, n in counts.items()) + ".",
         "- Ridge penalty chosen on the val split per horizon: "
         + ", ".join(f"{h}: {a:g}" for h, a in alphas.items()) + ".\n",
         f"## Run time per method (s)\n\n{timing_table(timings)}\n",
     ])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

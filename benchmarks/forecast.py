@@ -50,6 +50,9 @@ from common import (  # noqa: E402
     ett_h1_normalised,
     m4_hourly,
     markdown_table,
+    mase,
+    smape,
+    write_report,
 )
 
 Timings = dict[tuple[str, str], float]  # (dataset, method) -> seconds
@@ -307,26 +310,29 @@ def ett_starts(stride: int, quick: bool) -> np.ndarray:
     return starts
 
 
-def ett_windows(frame: pd.DataFrame, starts: np.ndarray
-                ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Every channel x start: the long frame of contexts, ids, contexts (N, CONTEXT),
-    targets (N, max horizon) and the start row of each."""
+def channel_windows(frame: pd.DataFrame, starts: np.ndarray, freq: str = "h"
+                    ) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Every channel x start: the long frame of contexts (``ds`` every ``freq``), ids,
+    contexts (N, CONTEXT), targets (N, max horizon; NaN past the frame's last row) and the
+    start row of each."""
     keys = [(c, s) for c in frame.columns for s in starts]
     ids = [f"{c}@{s}" for c, s in keys]
-    values = {c: frame[c].to_numpy() for c in frame.columns}
+    values = {c: np.r_[frame[c].to_numpy(), np.full(max(HORIZONS), np.nan)]
+              for c in frame.columns}
     contexts = np.stack([values[c][s - CONTEXT : s] for c, s in keys])
     targets = np.stack([values[c][s : s + max(HORIZONS)] for c, s in keys])
-    df = long_frame(list(contexts), ids, [frame.index[s - CONTEXT] for _, s in keys])
+    df = long_frame(list(contexts), ids, [frame.index[s - CONTEXT] for _, s in keys], freq)
     return df, ids, contexts, targets, np.array([s for _, s in keys])
 
 
-def ett_scores(predictions: dict[str, dict[int, np.ndarray]], targets: np.ndarray,
-               rows: np.ndarray) -> pd.DataFrame:
-    """Long table (method, horizon, MSE, MAE) over the windows whose target fits each horizon."""
+def horizon_scores(predictions: dict[str, dict[int, np.ndarray]], targets: np.ndarray,
+                   rows: np.ndarray, end: int = ETT_TEST[1]) -> pd.DataFrame:
+    """Long table (method, horizon, MSE, MAE) over the windows whose target ends by row
+    ``end`` (the test split's end) at each horizon."""
     records = []
     for method, by_horizon in predictions.items():
         for h, forecast in by_horizon.items():
-            keep = rows + h <= ETT_TEST[1]
+            keep = rows + h <= end
             err = forecast[keep, :h] - targets[keep, :h]
             records.append({"method": method, "horizon": h, "MSE": float(np.mean(err**2)),
                             "MAE": float(np.mean(np.abs(err)))})
@@ -379,7 +385,7 @@ def ett_benchmark(args: argparse.Namespace, timings: Timings) -> tuple[pd.DataFr
     """ETTh1 scores of every method, and notes for the report."""
     frame = ett_h1_normalised()
     starts = ett_starts(args.stride, args.quick)
-    df, ids, contexts, targets, rows = ett_windows(frame, starts)
+    df, ids, contexts, targets, rows = channel_windows(frame, starts)
     predictions, note = ett_tsheads(df, ids, args, timings, frame)
     predictions |= ett_stats(df, ids, args, timings)
     with timed(timings, "ETTh1", LINEAR):
@@ -391,7 +397,7 @@ def ett_benchmark(args: argparse.Namespace, timings: Timings) -> tuple[pd.DataFr
              "Ridge penalty chosen on the val split per horizon: "
              + ", ".join(f"{h}: {a:g}" for h, a in alphas.items()) + ".",
              seasonal_note(df, min(HORIZONS), args, "Seasonal check")]
-    return ett_scores(predictions, targets, rows), notes
+    return horizon_scores(predictions, targets, rows), notes
 
 
 # --- M4 Hourly: metrics and Naive2 ---------------------------------------------------------
@@ -431,18 +437,6 @@ def naive2(y: np.ndarray, horizon: int, m: int = SEASON) -> np.ndarray:
     index = seasonal_indices(y, m)
     adjusted = y / index[np.arange(len(y)) % m]
     return adjusted[-1] * index[np.arange(len(y), len(y) + horizon) % m]
-
-
-def smape(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
-    """Per-series sMAPE (%), 200/h * sum |y - f| / (|y| + |f|)."""
-    return 200 * np.mean(np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast)), axis=1)
-
-
-def mase(history: list[np.ndarray], actual: np.ndarray, forecast: np.ndarray,
-         m: int = SEASON) -> np.ndarray:
-    """Per-series MASE, scaled by the in-sample mean absolute seasonal-naive error."""
-    scale = np.array([np.mean(np.abs(y[m:] - y[:-m])) for y in history])
-    return np.mean(np.abs(actual - forecast), axis=1) / scale
 
 
 def point_scores(history: list[np.ndarray], actual: np.ndarray,
@@ -560,18 +554,19 @@ def m4_short_benchmark(args: argparse.Namespace, timings: Timings) -> pd.DataFra
 # --- report -------------------------------------------------------------------------------
 
 
-def ett_tables(scores: pd.DataFrame) -> list[str]:
-    """MSE and MAE tables (methods x horizons), references under MSE, best run method bold."""
+def horizon_tables(scores: pd.DataFrame, references: dict = REFERENCES) -> list[str]:
+    """MSE and MAE tables (methods x horizons), ``references`` (quoted, not run) under MSE,
+    best run method bold."""
     parts = []
     for metric in ("MSE", "MAE"):
         table = scores.pivot(index="method", columns="horizon", values=metric)
         table = table.reindex(scores["method"].unique())
         if metric == "MSE":
-            for name, values in REFERENCES.items():
+            for name, values in references.items():
                 table.loc[name] = values
         table.columns = [str(h) for h in table.columns]
         table.index.name = "method"
-        shown = bold_best(table, skip=tuple(REFERENCES))
+        shown = bold_best(table, skip=tuple(references))
         parts.append(f"### {metric} by horizon (normalised scale)\n\n{markdown_table(shown)}\n")
     return parts
 
@@ -631,7 +626,7 @@ def report(args: argparse.Namespace, ett: tuple[pd.DataFrame, list[str]],
     """The Markdown report."""
     point, probabilistic, n_series, m4_note = m4
     parts = [header(args, seconds, warm, n_series), "## ETTh1 (multivariate, 7 channels)\n"]
-    parts += ett_tables(ett[0])
+    parts += horizon_tables(ett[0])
     parts.append("\n".join(f"- {note}" for note in ett[1]) + "\n")
     parts.append(
         "Statistical peers forecast each window once at h = 720 and are cut to each horizon "
@@ -704,10 +699,7 @@ def main() -> None:
         m4 = m4_benchmark(args, timings)
         short = m4_short_benchmark(args, timings)
     text = report(args, ett, m4, short, timings, time.perf_counter() - started, warm)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_report(args.out, text)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import DATA, ETT_VAL, ett_h1_normalised, markdown_table  # noqa: E402
+from common import DATA, ETT_VAL, ett_h1_normalised, markdown_table, mase, smape  # noqa: E402
 from reconstruction import masks  # noqa: E402
 
 from tsheads import Forecaster  # noqa: E402
@@ -110,17 +110,6 @@ def m4_holdout() -> tuple[list[np.ndarray], np.ndarray]:
     return [s[:-M4_H] for s in series], np.stack([s[-M4_H:] for s in series])
 
 
-def mase(history: list[np.ndarray], actual: np.ndarray, pred: np.ndarray) -> float:
-    scale = np.array([np.mean(np.abs(h[SEASON:] - h[:-SEASON])) for h in history])
-    return float(np.mean(np.mean(np.abs(actual - pred), axis=1) / scale))
-
-
-def smape(actual: np.ndarray, pred: np.ndarray) -> float:
-    """M4's sMAPE in percent: 200 |a - p| / (|a| + |p|), averaged per series, then over series."""
-    return float(np.mean(np.mean(200 * np.abs(actual - pred)
-                                 / (np.abs(actual) + np.abs(pred)), axis=1)))
-
-
 def m4_scores(weights: str | None) -> dict[str, float]:
     history, actual = m4_holdout()
     short = [h[-SHORT:] for h in history]
@@ -128,11 +117,11 @@ def m4_scores(weights: str | None) -> dict[str, float]:
     for head in VARIANTS:
         for suffix, contexts in (("", history), (f", last {SHORT}", short)):
             pred = forecast(weights, contexts, M4_H, head)
-            scores[f"M4 holdout MASE {head}{suffix}"] = mase(history, actual, pred)
-            scores[f"M4 holdout sMAPE {head}{suffix}"] = smape(actual, pred)
+            scores[f"M4 holdout MASE {head}{suffix}"] = float(mase(history, actual, pred).mean())
+            scores[f"M4 holdout sMAPE {head}{suffix}"] = float(smape(actual, pred).mean())
     seasonal = np.stack([np.resize(h[-SEASON:], M4_H) for h in history])
-    scores["(SeasonalNaive on the M4 holdout)"] = mase(history, actual, seasonal)
-    scores["(SeasonalNaive on the M4 holdout, sMAPE)"] = smape(actual, seasonal)
+    scores["(SeasonalNaive on the M4 holdout)"] = float(mase(history, actual, seasonal).mean())
+    scores["(SeasonalNaive on the M4 holdout, sMAPE)"] = float(smape(actual, seasonal).mean())
     return scores
 
 
