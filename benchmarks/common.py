@@ -89,6 +89,16 @@ def _cell(value, digits: int) -> str:
     return str(value)
 
 
+def reconstruction_head_only(model):
+    """The same weights with the imputation head left out, so that gaps are filled by the
+    plain reconstruction head (the fill before the imputation head, for comparison)."""
+    from tsheads.nn import TinyModel
+
+    plain = TinyModel(model.config, heads=tuple(h for h in model.heads if h != "imputation"))
+    plain.load_state_dict(model.state_dict(), strict=False)
+    return plain.eval()
+
+
 def write_report(path: str | Path, text: str) -> None:
     """Write a benchmark's Markdown report to ``path`` (folders made as needed) and print it."""
     path = Path(path)

@@ -39,7 +39,13 @@ from sklearn.impute import IterativeImputer
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, ett_h1, markdown_table, test_windows  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    ett_h1,
+    markdown_table,
+    reconstruction_head_only,
+    test_windows,
+)
 from reconstruction import RATIOS, TSPULSE_HYBRID, linear, masks  # noqa: E402
 
 from tsheads import Imputer, fills  # noqa: E402
@@ -110,10 +116,13 @@ def state_space(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def tsheads_fill(weights: str | None, mirror: bool = True) -> Fill:
+def tsheads_fill(weights: str | None, mirror: bool = True, plain: bool = False) -> Fill:
     """tsheads' model alone (``fill_series``, as ``Imputer(blend=False)`` runs it), each
-    window of each channel its own series."""
+    window of each channel its own series; ``plain``: with the reconstruction head instead of
+    the imputation head."""
     model = load_model(weights)
+    if plain:
+        model = reconstruction_head_only(model)
 
     def fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
         series = list(np.where(mask, np.nan, values))
@@ -258,14 +267,16 @@ def header(n_windows: int, n_subset: int, weights: str, seconds: dict[str, float
         "and TSPulse's hybrid masks (patch 8) at 12.5 / 25 / 37.5 / 50 %, seeded with "
         f"torch.Generator seed {SEED} + 1000 x ratio (the masks of reconstruction.md); one "
         f"contiguous gap of {' / '.join(map(str, GAPS))} steps per window, seed {SEED} + "
-        "10000 + gap. tsheads runs four ways: `Imputer(stride=128)` on each window as an "
+        "10000 + gap. tsheads runs five ways: `Imputer(stride=128)` on each window as an "
         "hourly frame of the 7 channels (the default: the model's fill blended, by a check "
         "on re-hidden observed values, with linear, seasonal and regression-on-other-channels "
         "fills), the same with `cross_series=False` (each channel filled from its own values "
         "only), and the model alone (`fill_series`, each "
         "window of each channel its own series), with `mirror=True` (each window's fill "
         "averaged with those of the window negated, reversed and both; what `mirror=\"auto\"` "
-        f"does at this size) and without it; weights `{weights}`. The iterative imputer "
+        "does at this size) and without it, and mirrored with the plain reconstruction head "
+        "instead of the imputation head (which weighs it against seasonal shape fills, see "
+        f"docs/imputer.md); weights `{weights}`. The iterative imputer "
         "is the local peer that also reads the other channels: scikit-learn's "
         "`IterativeImputer(max_iter=10)` on each window's 7 channels. Edges take the nearest "
         "observed value (pandas' own `method=\"cubicspline\"` would extrapolate the cubic "
@@ -305,6 +316,7 @@ def accuracy(args: argparse.Namespace) -> str:
         "tsheads (each channel alone)": tsheads_imputer(args.weights, cross_series=False),
         "tsheads, model alone (`blend=False`)": tsheads_fill(args.weights),
         "tsheads, model alone, `mirror=False`": tsheads_fill(args.weights, mirror=False),
+        "tsheads, model alone, reconstruction head": tsheads_fill(args.weights, plain=True),
         "iterative imputer (scikit-learn, channels together)": by_window(iterative),
         "linear interpolation (pandas)": linear,
         "time interpolation (pandas)": time_interpolation,

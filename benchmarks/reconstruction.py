@@ -2,8 +2,9 @@
 
 Windows of 512 on every channel (stride 128), z-normalised with train statistics; points
 hidden as random points and as TSPulse's hybrid masks at 12.5 / 25 / 37.5 / 50 %, seeded.
-MSE and MAE on the hidden points for the pretrained model, the same model untrained,
-linear interpolation and the window mean. Writes benchmarks/results/reconstruction.md.
+MSE and MAE on the hidden points for the pretrained model (its imputation head, where the
+weights have one, and its plain reconstruction head), the same model untrained, linear
+interpolation and the window mean. Writes benchmarks/results/reconstruction.md.
 
 Usage: python benchmarks/reconstruction.py [--weights PATH] [--out PATH]
 """
@@ -20,7 +21,13 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, ett_h1, markdown_table, test_windows  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS,
+    ett_h1,
+    markdown_table,
+    reconstruction_head_only,
+    test_windows,
+)
 
 from tsheads.nn import TinyModel  # noqa: E402
 from tsheads.nn.masking import hybrid_mask, point_mask  # noqa: E402
@@ -91,8 +98,10 @@ def main() -> None:
     model = load_model(args.weights)
     torch.manual_seed(UNTRAINED_SEED)  # the untrained row is the same in every run
     untrained = TinyModel(model.config)
+    plain = reconstruction_head_only(model)
     methods = {
         "tsheads (pretrained)": lambda v, m: reconstruct(model, v, m),
+        "tsheads (pretrained, reconstruction head)": lambda v, m: reconstruct(plain, v, m),
         "tsheads (untrained)": lambda v, m: reconstruct(untrained, v, m),
         "linear interpolation": linear,
         "window mean": window_mean,

@@ -15,7 +15,8 @@ file on the same windows:
   forecast from the rest (the test file is not read), MASE (m = 24) and sMAPE of each
   variant, with full contexts and with contexts cut to their last 104 values;
 - ETTh1 validation split, reconstruction of hidden points (random and hybrid masks, 12.5 %
-  and 50 %), MSE on the hidden points.
+  and 50 %, and one gap of 8, 32 or 96 steps per window), MSE on the hidden points, by the
+  head that fills gaps (`runtime.fill_head`).
 
 Usage: python benchmarks/validate.py WEIGHTS [WEIGHTS ...] [--out PATH] [--threads N]
 ("shipped" names the package's weights.)
@@ -40,9 +41,11 @@ from reconstruction import masks  # noqa: E402
 
 from tsheads import Forecaster  # noqa: E402
 from tsheads.estimators import network as network_module  # noqa: E402
+from tsheads.nn.masking import gap_mask  # noqa: E402
 from tsheads.runtime import load_model, reconstruct  # noqa: E402
 
 CONTEXT, STRIDE, HORIZONS, M4_H, SEASON, SHORT = 512, 96, (96, 192), 48, 24, 104
+GAPS = (8, 32, 96)  # one hidden gap per window, as benchmarks/impute.py hides them
 VARIANTS = {  # row name -> Forecaster keywords; "auto" is the product default
     "direct": {"head": "direct"},
     "ensemble": {"head": "ensemble"},
@@ -137,6 +140,11 @@ def reconstruction_scores(weights: str | None) -> dict[str, float]:
             filled = reconstruct(model, np.where(mask, np.nan, windows), mask)
             scores[f"ETTh1 val reconstruction MSE {kind} {ratio:.1%}"] = float(
                 np.mean((filled - windows)[mask] ** 2))
+    for gap in GAPS:
+        mask = gap_mask(windows.shape, gap, torch.Generator().manual_seed(10_000 + gap)).numpy()
+        filled = reconstruct(model, np.where(mask, np.nan, windows), mask)
+        scores[f"ETTh1 val reconstruction MSE gap {gap}"] = float(
+            np.mean((filled - windows)[mask] ** 2))
     return scores
 
 

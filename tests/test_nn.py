@@ -266,3 +266,49 @@ def test_drift_rule_continues_a_trend_with_its_season_and_detection_finds_the_pe
     future = torch.sin(2 * torch.pi * t / 50) + 0.01 * t
     torch.testing.assert_close(repeats[0, drift], future, atol=1e-3, rtol=0)
     assert scores[0, drift] < 1e-3 < scores[0, names.index(("found", 1, False))]
+
+
+def test_shape_fill_keeps_the_local_level_and_borrows_the_season():
+    from tsheads.nn.encoder import fill_linear
+    from tsheads.nn.imputation import shape_fills
+
+    t = torch.arange(240, dtype=torch.float32)
+    season = torch.sin(2 * torch.pi * t / 24)
+    values = (season + 0.05 * t)[None]  # a trend: each season sits higher than the last
+    mask = torch.zeros(1, 240, dtype=bool)
+    mask[0, 100:108] = True  # a hidden patch, with three seasons each side
+    filled = fill_linear(values, mask)
+    fills, count = shape_fills(filled, mask, torch.tensor([[24, 7]]))
+    torch.testing.assert_close(fills[0, 0, 100:108], values[0, 100:108], atol=1e-4, rtol=0)
+    assert float((fills[0, 1, 100:108] - values[0, 100:108]).abs().max()) > 0.1  # wrong period
+    assert count[0, 0, 100:108].min() == 6 and int(count[0, :, ~mask[0]].abs().sum()) == 0
+    torch.testing.assert_close(fills[0, :, ~mask[0]], values[0, ~mask[0]].expand(2, -1))
+
+
+def test_imputation_head_prefers_the_season_a_backtest_confirms():
+    from tsheads.nn.imputation import backtest_scores
+
+    t = torch.arange(512, dtype=torch.float32)
+    values = torch.sin(2 * torch.pi * t / 24)[None] + 0.01 * torch.randn(1, 512)
+    mask = torch.zeros(1, 512, dtype=bool)
+    mask[0, 200:216] = True
+    ratio, checked = backtest_scores(values, mask, torch.tensor([[24, 7, 600]]), 8)
+    assert checked[0, 0] and checked[0, 1] and not checked[0, 2]  # 600 reaches outside
+    assert ratio[0, 0] < -2 < 0 < ratio[0, 1] and ratio[0, 2] == 0
+
+
+def test_imputation_head_runs_on_padded_and_empty_windows():
+    from tsheads.nn.imputation import ImputationHead
+
+    config = EncoderConfig(context_length=64, d_model=16, n_layers=1, n_registers=2,
+                           horizon=16, season_periods=(1, 4, 12, 48), detect_period=True)
+    model = TinyModel(config, heads=("reconstruction", "imputation"))
+    assert isinstance(model.heads["imputation"], ImputationHead)
+    assert model.heads["imputation"].periods == (4, 12)  # up to half the context
+    z = torch.randn(3, 64)
+    mask = torch.rand(3, 64) < 0.3
+    mask[1, :40] = True  # left padding
+    mask[2] = True  # nothing observed
+    out = model(z, mask)
+    assert out["imputation"].shape == (3, 64) and torch.isfinite(out["imputation"]).all()
+    assert "imputation" not in TinyModel(config).heads  # only weights that trained it

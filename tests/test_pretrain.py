@@ -343,3 +343,31 @@ def test_fine_tuning_moves_the_encoder_and_leaves_the_forecast_heads_frozen():
     moved = [k for k in before if k.startswith("encoder.")]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     assert any(not torch.equal(before[k], after[k]) for k in moved)
+
+
+def test_stage_three_trains_only_the_imputation_head_from_the_reconstruction(tmp_path):
+    from tsheads.nn import TinyModel
+    from tsheads.pretrain import pretrain
+    from tsheads.runtime import fill_head
+
+    seasonal = EncoderConfig(context_length=64, d_model=16, n_layers=2, n_registers=2,
+                             horizon=16, season_periods=(1, 4, 12), detect_period=True)
+    cfg = TrainConfig(steps=3, head_steps=2, batch_size=8, warmup=2, encoder=seasonal,
+                      synthetic_pool=20)
+    pretrain(cfg, tmp_path / "a.pt", real=False, progress=False)
+    earlier = TinyModel.load(tmp_path / "a.pt")
+    assert fill_head(earlier) == "reconstruction"
+    more = TrainConfig(steps=0, head_steps=0, imputation_steps=4, batch_size=8, seed=1,
+                       encoder=seasonal, synthetic_pool=20, init=str(tmp_path / "a.pt"))
+    trainer = pretrain(more, tmp_path / "b.pt", real=False, progress=False)
+    model = TinyModel.load(tmp_path / "b.pt")
+    assert set(model.heads) == set(earlier.heads) | {"imputation"}
+    assert fill_head(model) == "imputation"
+    before = earlier.state_dict()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items()
+               if not k.startswith("heads.imputation."))
+    assert not torch.equal(model.heads["imputation"].proj.weight,
+                           earlier.heads["reconstruction"].proj.weight)  # trained from it
+    assert [h["step"] for h in trainer.history] == [4]
+    card = (tmp_path / "b.md").read_text()
+    assert "Stage three" in card and "--imputation-steps 4" in card

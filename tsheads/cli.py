@@ -31,6 +31,7 @@ def _pretrain(args: argparse.Namespace) -> int:
                       forecast_weight=args.forecast_weight, head_steps=args.head_steps,
                       warmup=args.warmup, head_lr=args.head_lr, init=args.init,
                       head_forecast=args.head_forecast, mix_share=args.mix_share,
+                      imputation_steps=args.imputation_steps,
                       coarse_share=args.coarse_share, device=args.device,
                       workers=args.workers, bf16=args.bf16)
     pretrain(cfg, Path(args.out), real=not args.synthetic_only)
@@ -62,6 +63,9 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-forecast", action="store_true",
                    help="stage two trains the direct forecast head too (on the frozen "
                    "encoder: with --steps 0 --init, a new --season-periods head alone)")
+    p.add_argument("--imputation-steps", type=_non_negative_int, default=0,
+                   help="stage three: steps for the imputation head (the reconstruction "
+                   "weighed against seasonal shape fills) on the frozen encoder")
     p.add_argument("--init", help="weights to continue from (same sizes; fresh optimiser and "
                    "schedule; another --seed draws other windows)")
     p.add_argument("--d-model", type=int, default=64)

@@ -137,7 +137,7 @@ def prepared(model: TinyModel, n_windows: int) -> TinyModel | CompiledModel:
     return _COMPILED[model]
 
 
-VALUE_HEADS = ("reconstruction", "spectrum", "forecast", "autoregressive")  # values in time
+VALUE_HEADS = ("reconstruction", "spectrum", "forecast", "autoregressive", "imputation")
 FORECAST_HEADS = {"direct": "forecast", "autoregressive": "autoregressive"}
 
 
@@ -245,9 +245,9 @@ def reconstruct(
     Observed values come back as the model reconstructs them; callers that must keep
     them put them back.
     """
+    head = fill_head(model)
     if not mirror:
-        return run_head(model, "reconstruction", values, mask, batch_size=batch_size,
-                        progress=progress)
+        return run_head(model, head, values, mask, batch_size=batch_size, progress=progress)
     out = np.empty(values.shape)
     for start in range(0, len(values), MIRROR_CHUNK):  # four copies of a chunk at a time
         rows = slice(start, start + MIRROR_CHUNK)
@@ -257,11 +257,17 @@ def reconstruct(
         flipped_mask = np.take_along_axis(mask[rows], order, axis=1)
         views = np.concatenate([values[rows], -values[rows], flipped, -flipped])  # (4n, L)
         masks = np.concatenate([mask[rows], mask[rows], flipped_mask, flipped_mask])
-        parts = np.split(run_head(model, "reconstruction", views, masks,
+        parts = np.split(run_head(model, head, views, masks,
                                   batch_size=batch_size, progress=progress), 4)
         back = np.take_along_axis(parts[2] - parts[3], order, axis=1)  # the order undoes itself
         out[rows] = (parts[0] - parts[1] + back) / 4
     return out
+
+
+def fill_head(model: TinyModel) -> str:
+    """The head that fills gaps: the imputation head where the weights have one (the
+    reconstruction weighed against seasonal shape fills), else the reconstruction head."""
+    return "imputation" if "imputation" in model.heads else "reconstruction"
 
 
 def _reversal(lead: np.ndarray, length: int) -> np.ndarray:

@@ -90,16 +90,23 @@ def fill_linear(z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     length = z.shape[1]
     z = z.masked_fill(mask, 0.0)
-    steps = torch.arange(length, device=z.device).expand_as(z)  # (B, L)
-    prev = torch.where(mask, -1, steps).cummax(dim=1).values  # (B, L): last observed <= t
-    nxt = torch.where(mask, length, steps).flip(1).cummin(dim=1).values.flip(1)  # next >= t
+    prev, nxt, weight = gap_edges(mask)
     before = z.gather(1, prev.clamp(0, length - 1))
     after = z.gather(1, nxt.clamp(0, length - 1))
-    weight = (steps - prev) / (nxt - prev).clamp(min=1)
     inside = before + weight * (after - before)
     has_prev, has_next = prev >= 0, nxt < length
     edge = torch.where(has_prev, before, after).masked_fill(~(has_prev | has_next), 0.0)
     return torch.where(has_prev & has_next, inside, edge)
+
+
+def gap_edges(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For every step (B, L): the last observed step at or before it (-1 if none), the next
+    at or after it (L if none), and its linear weight between the two."""
+    length = mask.shape[1]
+    steps = torch.arange(length, device=mask.device).expand_as(mask)  # (B, L)
+    prev = torch.where(mask, -1, steps).cummax(dim=1).values
+    nxt = torch.where(mask, length, steps).flip(1).cummin(dim=1).values.flip(1)
+    return prev, nxt, (steps - prev) / (nxt - prev).clamp(min=1)
 
 
 def spectrum(z: torch.Tensor) -> torch.Tensor:

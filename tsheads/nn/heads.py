@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from tsheads.nn.encoder import EncoderConfig, EncoderOutput
-from tsheads.seasonality import MIN_ACF, PEAK_SHARE
+from tsheads.nn.imputation import ImputationHead
+from tsheads.nn.periods import detected_period
 
 
 class ReconstructionHead(nn.Module):
@@ -93,33 +94,6 @@ def season_rules(periods: tuple[int, ...], length: int) -> list[tuple[int, int, 
     """(period, seasons, drift) of every fixed-period candidate that fits in ``length``."""
     return [(p, k, drift) for p in periods for k, drift in SEASON_RULES
             if p * max(k, 2 if drift else 1) < length]
-
-
-def detected_period(filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Each window's period (B, 1) from the autocorrelation of its detrended observed
-    values: the shortest peak within ``PEAK_SHARE`` of the highest one, between lag 3 and half the
-    observed length; 1 where no peak reaches ``MIN_ACF``."""
-    length = filled.shape[1]
-    seen = (~mask).to(filled.dtype)
-    count = seen.sum(1, keepdim=True).clamp(min=1)
-    steps = torch.arange(length, device=filled.device, dtype=filled.dtype)
-    t = steps - (steps * seen).sum(1, keepdim=True) / count
-    x = filled - (filled * seen).sum(1, keepdim=True) / count
-    slope = (t * x * seen).sum(1, keepdim=True) / (t * t * seen).sum(1, keepdim=True).clamp(
-        min=1e-8)
-    x = (x - slope * t) * seen  # without its linear trend, which would mask the season
-    power = torch.fft.irfft(torch.fft.rfft(x, n=2 * length).abs() ** 2, n=2 * length)
-    pairs = torch.fft.irfft(torch.fft.rfft(seen, n=2 * length).abs() ** 2, n=2 * length)
-    pairs = pairs[:, :length].round().clamp(min=1)
-    acf = power[:, :length] / pairs / (power[:, :1] / count).clamp(min=1e-8)  # (B, L)
-    lags = torch.arange(length, device=filled.device)
-    peak = torch.zeros_like(mask)
-    peak[:, 1:-1] = (acf[:, 1:-1] >= acf[:, :-2]) & (acf[:, 1:-1] >= acf[:, 2:])
-    allowed = peak & (lags >= 3) & (2 * lags <= count) & (acf > MIN_ACF)
-    scores = acf.masked_fill(~allowed, -1.0)
-    best = scores.amax(1, keepdim=True)
-    chosen = (allowed & (scores >= PEAK_SHARE * best)).float().argmax(1, keepdim=True)
-    return torch.where(allowed.any(1, keepdim=True), chosen, torch.ones_like(chosen))
 
 
 def season_candidates(
@@ -370,6 +344,9 @@ HEADS: dict[str, Callable[[EncoderConfig], nn.Module]] = {
     "forecast": forecast_head,
     "autoregressive": AutoregressiveHead,
     "fourier": FourierHead,
+    "imputation": ImputationHead,
 }
 ENCODER_HEADS = ("reconstruction", "spectrum", "forecast")  # trained with the encoder
 FORECAST_HEADS = ("autoregressive", "fourier")  # trained after it, on the frozen encoder
+IMPUTATION_HEADS = ("imputation",)  # trained last, on the frozen encoder, when asked
+DEFAULT_HEADS = ENCODER_HEADS + FORECAST_HEADS  # a new model's heads

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from tsheads.nn.encoder import Encoder, EncoderConfig, EncoderOutput
-from tsheads.nn.heads import HEADS
+from tsheads.nn.heads import DEFAULT_HEADS, HEADS
 
 FORMAT_VERSION = 1
 
@@ -19,7 +19,7 @@ FORMAT_VERSION = 1
 class TinyModel(nn.Module):
     """One encoder pass shared by every head."""
 
-    def __init__(self, config: EncoderConfig, heads: tuple[str, ...] = tuple(HEADS)) -> None:
+    def __init__(self, config: EncoderConfig, heads: tuple[str, ...] = DEFAULT_HEADS) -> None:
         super().__init__()
         unknown = sorted(set(heads) - set(HEADS))
         if unknown:

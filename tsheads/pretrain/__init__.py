@@ -1,4 +1,4 @@
-"""Pretraining: the corpus (real + synthetic) and the two-stage training loop (its batches,
+"""Pretraining: the corpus (real + synthetic) and the staged training loop (its batches,
 losses and optimisation step live in `tsheads.training`, shared with fine-tuning)."""
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import numpy as np
 import torch
 
 from tsheads.pretrain.card import write_model_card
-from tsheads.pretrain.train import HeadTrainer, TrainConfig, Trainer, checkpoint_path, run
+from tsheads.pretrain.train import (
+    HeadTrainer,
+    ImputationTrainer,
+    TrainConfig,
+    Trainer,
+    checkpoint_path,
+    run,
+)
 
 __all__ = ["TrainConfig", "pretrain", "write_model_card"]
 
@@ -44,7 +51,7 @@ def pretrain(
 
     Stage one trains the encoder with its reconstruction, spectrum and direct forecast
     heads; stage two (``cfg.head_steps`` > 0) the autoregressive and Fourier heads on the
-    frozen encoder.
+    frozen encoder; stage three (``cfg.imputation_steps`` > 0) the imputation head on it.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +95,14 @@ def _stages(cfg: TrainConfig, out: Path, corpus: dict[str, list[np.ndarray]],
         run(trainer, out, progress=progress)
         extra.update(parameters=trainer.model.n_parameters(), head_steps_done=trainer.step,
                      head_minutes=round(trainer.seconds / 60, 1), head_history=trainer.history)
+    if cfg.imputation_steps > 0:
+        trainer = _resumed(ImputationTrainer(cfg, corpus, synthetic, trainer.model.state_dict()),
+                           out)
+        run(trainer, out, progress=progress)
+        extra.update(parameters=trainer.model.n_parameters(),
+                     imputation_steps_done=trainer.step,
+                     imputation_minutes=round(trainer.seconds / 60, 1),
+                     imputation_history=trainer.history)
     trainer.model.to("cpu").eval().save(out, extra=extra)  # weights load on any machine
     write_model_card(out)
     return trainer
@@ -130,6 +145,7 @@ def _command(cfg: TrainConfig, out: Path, real: bool) -> str:
           if cfg.mix_share or cfg.coarse_share else []),
         f"--forecast-weight {cfg.forecast_weight:g} --head-steps {cfg.head_steps}",
         f"--head-lr {cfg.head_lr:g}{' --head-forecast' if cfg.head_forecast else ''}",
+        *([f"--imputation-steps {cfg.imputation_steps}"] if cfg.imputation_steps else []),
         f"--d-model {enc.d_model} --n-layers {enc.n_layers} --patch-length {enc.patch_length}",
         f"--backbone {enc.backbone}{'' if real else ' --synthetic-only'}",
         *([f"--season-periods {','.join(map(str, enc.season_periods))}"]

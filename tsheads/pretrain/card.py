@@ -28,7 +28,7 @@ def render(meta: dict, notes: str = "") -> str:
         rows=rows or "| (none) | | |", curve=_curve(meta["history"]), command=meta["command"],
         sha=meta["sha256"], spec_w=train["spectrum_weight"], fc_w=train["forecast_weight"],
         notes=f"\n## Notes\n\n{notes}\n" if notes else "",
-        stage_two=_stage_two(meta),
+        stage_two=_stage_two(meta) + _stage_three(meta),
         season=_season(meta["config"]), training=_training(meta),
         parent=_parent_section(meta.get("init")),
         first="\nFirst make the weights under \"Continued from\" with their command, then:\n"
@@ -62,7 +62,8 @@ def _parent_section(parent: dict | None) -> str:
              if parent.get("head_steps_done") else "")
     return PARENT.format(
         path=parent["path"], sha=parent["sha256"], steps=parent["steps_done"], heads=heads,
-        minutes=parent["minutes"] + parent.get("head_minutes", 0.0),
+        minutes=(parent["minutes"] + parent.get("head_minutes", 0.0)
+                 + parent.get("imputation_minutes", 0.0)),
         curve=_curve(parent["history"]), command=parent["command"],
     ) + _parent_section(parent.get("init"))
 
@@ -89,6 +90,17 @@ def _stage_two(meta: dict) -> str:
         direct=DIRECT_IN_STAGE_TWO if direct else "",
         direct_column=" direct: mean abs error / naive scale |" if direct else "",
         direct_rule="---:|" if direct else "")
+
+
+def _stage_three(meta: dict) -> str:
+    """The card's section on the imputation head, when it was trained."""
+    if not meta.get("imputation_steps_done"):
+        return ""
+    curve = "\n".join(f"| {h['step']} | {h['minutes']} | {h['imputation']:.4f} | "
+                      f"{h['reconstruction']:.4f} |" for h in meta["imputation_history"])
+    return STAGE_THREE.format(
+        steps=meta["imputation_steps_done"], minutes=meta["imputation_minutes"],
+        batch=meta["train"]["batch_size"], lr=meta["train"]["head_lr"], curve=curve)
 
 
 def _training(meta: dict) -> str:
@@ -140,6 +152,23 @@ over 128 bins of [-1, 1] plus 1e-4 x the smoothness penalty sum k^2 |c_k|^2.
 
 | step | minutes | autoregressive MSE (4 patches) | Fourier NLL (bins) |{direct_column}
 |---:|---:|---:|---:|{direct_rule}
+{curve}
+"""
+
+STAGE_THREE = """
+## Stage three: the imputation head on the frozen encoder
+
+{steps:,} steps of {batch} windows, values hidden in every one (the stage-one masks), with
+everything else frozen; AdamW at lr {lr:g} (100 warm-up steps, cosine to a tenth);
+{minutes:.1f} minutes. The head weighs, per patch, its own reconstruction (started from the
+reconstruction head's) against seasonal shape fills: the straight line across a gap plus the
+mean departure of the values one to three seasons before and after from the same line drawn
+at their place, for each fixed period of the direct head up to half the context and each
+window's own period; each period is scored by refilling every fourth fully observed patch.
+Loss: MSE on the hidden points; the reconstruction head's on the same windows beside it.
+
+| step | minutes | imputation MSE (hidden points) | reconstruction head MSE |
+|---:|---:|---:|---:|
 {curve}
 """
 

@@ -24,7 +24,8 @@ import torch
 from tqdm import tqdm
 
 from tsheads.nn import EncoderConfig, TinyModel
-from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS
+from tsheads.nn.heads import ENCODER_HEADS, FORECAST_HEADS, IMPUTATION_HEADS
+from tsheads.nn.masking import pretraining_mask
 from tsheads.pretrain.forecast_heads import freeze_all_but, head_losses
 from tsheads.sampling import WindowSampler, check_shares
 from tsheads.training import Batch, losses, make_batch, sample_batch, step, total_loss
@@ -53,6 +54,7 @@ class TrainConfig:
     head_steps: int = 0  # stage two: autoregressive + Fourier heads on the frozen encoder
     head_lr: float = 1e-3
     head_forecast: bool = False  # stage two trains the direct forecast head too
+    imputation_steps: int = 0  # stage three: the imputation head on the frozen encoder
     init: str | None = None  # weights to continue from (fresh optimiser and schedule)
     checkpoint_seconds: float = 180.0
     log_every: int = 250
@@ -113,6 +115,14 @@ def draw_clean(sampler: WindowSampler, generator: torch.Generator, cfg: TrainCon
     """A stage-two batch: windows with nothing hidden."""
     context, future = sampler.sample(cfg.batch_size)
     return make_batch(context, future, np.zeros(context.shape, dtype=bool))
+
+
+def draw_hidden(sampler: WindowSampler, generator: torch.Generator, cfg: TrainConfig
+                ) -> Batch:
+    """A stage-three batch: windows with values hidden in every row."""
+    context, future = sampler.sample(cfg.batch_size)
+    hide = pretraining_mask(context.shape, cfg.encoder.patch_length, generator)
+    return make_batch(context, future, hide.numpy())
 
 
 def lr_at(step: int, peak: float, warmup: int, steps: int) -> float:
@@ -255,6 +265,64 @@ class HeadTrainer(Trainer):
         return super().train_step()
 
 
+class ImputationTrainer(Trainer):
+    """Stage three: the imputation head on the frozen encoder, from windows with values
+    hidden in every row (the other heads stay as they are). Its own reconstruction starts
+    from the reconstruction head's, so the gate only has to learn when a season helps."""
+
+    stage = 3
+    draw = staticmethod(draw_hidden)
+
+    def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
+                 synthetic: np.ndarray, state: dict) -> None:
+        super().__init__(cfg, corpus, synthetic)
+        earlier = TinyModel.load(cfg.init) if cfg.init else None
+        known = {key.split(".")[1] for key in state if key.startswith("heads.")}
+        known |= set(earlier.heads) if earlier is not None else set()
+        heads = tuple(n for n in ENCODER_HEADS + FORECAST_HEADS if n in known)
+        self.model = TinyModel(cfg.encoder, heads=heads + IMPUTATION_HEADS)
+        if earlier is not None:
+            _load_matching(self.model, cfg.init)
+        self.model.load_state_dict(state, strict=False)
+        if earlier is None or "imputation" not in earlier.heads:
+            own = self.model.heads["imputation"].proj
+            own.load_state_dict(self.model.heads["reconstruction"].proj.state_dict())
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            freeze_all_but(self.model, IMPUTATION_HEADS), lr=cfg.head_lr,
+            weight_decay=cfg.weight_decay)
+
+    @property
+    def steps(self) -> int:
+        return self.cfg.imputation_steps
+
+    def lr(self) -> float:
+        return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.cfg.imputation_steps)
+
+    def step_losses(self) -> dict[str, torch.Tensor]:
+        """MSE on the hidden points of the imputation head, and of the (frozen)
+        reconstruction head on the same windows for comparison."""
+        batch = self.next_batch()
+        with torch.no_grad():
+            out = self.model.encoder(batch.z, batch.mask)
+            plain = self.model.heads["reconstruction"](out)
+        hidden = batch.hidden.float()
+        count = hidden.sum().clamp(min=1)
+
+        def error(values: torch.Tensor) -> torch.Tensor:
+            return ((values - batch.target) ** 2 * hidden).sum() / count
+
+        return {"imputation": error(self.model.heads["imputation"](out)),
+                "reconstruction": error(plain)}
+
+    def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        return parts["imputation"]
+
+    def train_step(self) -> dict[str, float]:
+        self.model.encoder.eval()
+        return super().train_step()
+
+
 def _load_matching(model: TinyModel, path: str) -> None:
     """Start ``model`` from the weights at ``path``: every tensor that both have. The
     encoder configs must agree, so a continued run trains the same network further; a
@@ -272,7 +340,7 @@ def _load_matching(model: TinyModel, path: str) -> None:
 
 
 def checkpoint_path(out: Path, stage: int = 1) -> Path:
-    return out.with_suffix(".ckpt" if stage == 1 else ".heads.ckpt")
+    return out.with_suffix({1: ".ckpt", 2: ".heads.ckpt", 3: ".imputation.ckpt"}[stage])
 
 
 def run(

@@ -1,0 +1,131 @@
+"""The imputation head: the network's reconstruction weighed against seasonal shape fills.
+
+A hidden stretch of a seasonal series looks like the same stretch one, two or three
+seasons earlier or later. The shape fill of a hidden step is the linear fill across its gap
+plus the mean departure of those seasonal neighbours from the same line drawn across the
+same gap at their place; it keeps the local level and borrows the season's shape. A learned
+gate, per patch, weighs the network's own reconstruction against the shape fill of each
+period (the fixed ``season_periods`` and each window's detected period). Each period is
+scored by a backtest inside the window: every fourth fully observed patch is hidden, filled
+again by that period and by a straight line, and the two errors compared.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tsheads.nn.encoder import EncoderConfig, EncoderOutput, fill_linear, gap_edges
+from tsheads.nn.periods import autocorrelation, detected_period
+
+SEASONS_EACH_SIDE = 3  # seasonal neighbours a shape fill averages before and after a step
+CHECK_EVERY = 4  # every fourth fully observed patch is hidden for the backtest
+GATE_WIDTH = 32  # hidden width of the gate's per-period MLP
+
+
+@torch.compiler.disable  # its size depends on the mask: compiled, it would rebuild per batch
+def shape_fills(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shape fills (B, G, L) of the windows ``filled`` (B, L) hidden where ``mask``, one per
+    column of ``period`` (B, G), and the count (B, G, L) of seasonal neighbours each used
+    (0: none observed, and the fill is the straight line itself). Observed steps keep
+    their values; only hidden ones are computed."""
+    (batch, length), groups = filled.shape, period.shape[1]
+    prev, nxt, weight = gap_edges(mask)  # the line across each step's gap: (B, L) each
+    row, col = mask.nonzero(as_tuple=True)  # (N,) each: the hidden steps
+    lags = torch.cat([period * k * side for k in range(1, SEASONS_EACH_SIDE + 1)
+                      for side in (1, -1)], 1)[row]  # (N, S), S = 2 * seasons * G
+
+    def at(where: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values (N, S) of ``filled`` each lag before the steps ``where`` (N,), and
+        whether that place lies in the window."""
+        source = where[:, None] - lags
+        inside = (source >= 0) & (source < length)
+        return filled[row[:, None], source.clamp(0, length - 1)], inside
+
+    shifted, seen = at(col)
+    seen &= ~mask[row[:, None], (col[:, None] - lags).clamp(0, length - 1)]
+    first, last = prev[row, col], nxt[row, col]
+    before, has_before = at(first)
+    after, has_after = at(last)
+    has_before &= (first >= 0)[:, None]
+    has_after &= (last < length)[:, None]
+    step = weight[row, col][:, None]
+    line = torch.where(has_before & has_after, before + step * (after - before),
+                       torch.where(has_before, before, after))
+    seen &= has_before | has_after
+    split = (len(row), lags.shape[1] // groups, groups)
+    departure = ((shifted - line) * seen).reshape(split).sum(1)  # (N, G)
+    used = seen.reshape(split).sum(1).to(filled.dtype)
+    fills = filled[:, None].repeat(1, groups, 1)  # (B, G, L)
+    fills[row, :, col] += departure / used.clamp(min=1)
+    count = filled.new_zeros(batch, groups, length)
+    count[row, :, col] = used
+    return fills, count
+
+
+def backtest_scores(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor,
+                    patch_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log ratio (B, G) of each period's shape-fill error to the straight line's, on every
+    ``CHECK_EVERY``-th fully observed patch hidden and filled again, and whether the period
+    could be checked at all (B, G)."""
+    batch, length = filled.shape
+    whole = (~mask).reshape(batch, -1, patch_length).all(-1)  # (B, P)
+    every = torch.arange(whole.shape[1], device=filled.device) % CHECK_EVERY == 1
+    check = (whole & every).repeat_interleave(patch_length, 1)  # (B, L)
+    hidden = mask | check
+    line = fill_linear(filled, hidden)
+    fills, count = shape_fills(line, hidden, period)
+    used = check[:, None] & (count > 0)  # (B, G, L)
+    error = ((fills - filled[:, None]) ** 2 * used).sum(-1) / used.sum(-1).clamp(min=1)
+    line_error = ((line - filled) ** 2 * check).sum(-1, keepdim=True) / check.sum(
+        -1, keepdim=True).clamp(min=1)
+    checked = used.any(-1)
+    ratio = torch.log((error + 1e-3) / (line_error + 1e-3))
+    return ratio.masked_fill(~checked, 0.0), checked
+
+
+class ImputationHead(nn.Module):
+    """Reconstruction for filling gaps: per patch, a learned mix of the network's own
+    reconstruction (a correction to the interpolated window, as the reconstruction head)
+    and seasonal shape fills; trained on the frozen encoder after the other heads."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.patch_length = config.patch_length
+        self.periods = tuple(p for p in config.season_periods
+                             if 2 <= p <= config.context_length // 2)
+        n_periods = len(self.periods) + 1  # ... and each window's own
+        self.proj = nn.Linear(config.d_model, config.patch_length)
+        self.patch_gate = nn.Linear(2 * config.d_model, 1 + n_periods)
+        nn.init.zeros_(self.patch_gate.weight)
+        nn.init.zeros_(self.patch_gate.bias)
+        with torch.no_grad():  # start near the network's own reconstruction
+            self.patch_gate.bias[0] = 2.0
+        self.period_mlp = nn.Sequential(nn.Linear(5, GATE_WIDTH), nn.GELU(),
+                                        nn.Linear(GATE_WIDTH, 1))
+        self.sharpness = nn.Parameter(torch.tensor(3.0))  # a better backtest, a larger weight
+
+    def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, L)
+        filled, mask = out.filled, out.mask
+        batch, length = filled.shape
+        own = out.filled + self.proj(out.time).flatten(1)  # (B, L)
+        fixed = torch.tensor(self.periods, device=filled.device, dtype=torch.long)
+        period = torch.cat([fixed.expand(batch, -1), detected_period(filled, mask)], 1)
+        fills, count = shape_fills(filled, mask, period)  # (B, G, L)
+        ratio, checked = backtest_scores(filled, mask, period, self.patch_length)
+        acf = autocorrelation(filled, mask)[0].gather(1, period.clamp(max=length - 1))
+        best = ratio.masked_fill(~checked, float("inf")).amin(1, keepdim=True)
+        best = torch.where(torch.isfinite(best), best, torch.zeros_like(best))
+        features = torch.stack([acf, (period == 1).to(acf.dtype), period.log() / 6, ratio,
+                                checked.to(acf.dtype)], -1)  # (B, G, 5)
+        period_logit = (self.period_mlp(features).squeeze(-1)
+                        - self.sharpness * (ratio - best) * checked)  # (B, G)
+        embedding = out.embedding[:, None].expand_as(out.time)
+        patch_logit = self.patch_gate(torch.cat([out.time, embedding], -1))  # (B, P, 1 + G)
+        logits = patch_logit.repeat_interleave(self.patch_length, 1).transpose(1, 2)
+        logits = logits + nn.functional.pad(period_logit, (1, 0))[:, :, None]  # (B, 1+G, L)
+        usable = torch.cat([torch.ones_like(count[:, :1], dtype=torch.bool),
+                            (count > 0) & (period[:, :, None] > 1)], 1)
+        weights = torch.softmax(logits.masked_fill(~usable, -1e9), 1)
+        return (weights * torch.cat([own[:, None], fills], 1)).sum(1)
