@@ -30,7 +30,7 @@ def test_shipped_weights_are_small_and_checked():
     assert WEIGHTS.stat().st_size < 8_000_000
     assert meta["parameters"] <= 1_500_000
     assert set(meta["heads"]) == {"reconstruction", "spectrum", "forecast", "autoregressive",
-                                  "fourier"}
+                                  "fourier", "imputation"}
     assert WEIGHTS.with_suffix(".md").exists()
 
 
