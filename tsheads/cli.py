@@ -21,7 +21,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
     if args.steps == 0 and not args.init:
         raise ValueError("--steps must be >= 1 (or 0 with --init, to train only the stage-two "
-                         "heads of those weights), got 0.")
+                         "or stage-three heads of those weights), got 0.")
     encoder = EncoderConfig(d_model=args.d_model, n_layers=args.n_layers,
                             backbone=args.backbone, patch_length=args.patch_length,
                             season_periods=args.season_periods,
@@ -43,7 +43,7 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="pretrain the encoder by masked reconstruction",
                        epilog=PRETRAIN_EXAMPLE, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--steps", type=_non_negative_int, required=True,
-                   help="stage-one optimiser steps in total (0 with --init: stage two only)")
+                   help="stage-one optimiser steps in total (0 with --init: later stages only)")
     p.add_argument("--out", required=True, help="weights file to write (.pt)")
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)

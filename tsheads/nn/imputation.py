@@ -23,16 +23,15 @@ CHECK_EVERY = 4  # every fourth fully observed patch is hidden for the backtest
 GATE_WIDTH = 32  # hidden width of the gate's per-period MLP
 
 
-@torch.compiler.disable  # its size depends on the mask: compiled, it would rebuild per batch
-def shape_fills(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shape fills (B, G, L) of the windows ``filled`` (B, L) hidden where ``mask``, one per
-    column of ``period`` (B, G), and the count (B, G, L) of seasonal neighbours each used
-    (0: none observed, and the fill is the straight line itself). Observed steps keep
-    their values; only hidden ones are computed."""
-    (batch, length), groups = filled.shape, period.shape[1]
+@torch.compiler.disable  # sizes depend on the mask: compiled, it would rebuild per batch
+def departures(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor,
+               row: torch.Tensor, col: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """At the hidden steps (``row``, ``col``) (N,) of the windows ``filled`` (B, L) hidden
+    where ``mask``: the mean departure (N, G) of each column of ``period``'s (B, G) seasonal
+    neighbours from the line across the step's gap drawn at their place, and how many
+    neighbours (N, G) were observed (0: none, and the departure is 0)."""
+    length, groups = filled.shape[1], period.shape[1]
     prev, nxt, weight = gap_edges(mask)  # the line across each step's gap: (B, L) each
-    row, col = mask.nonzero(as_tuple=True)  # (N,) each: the hidden steps
     lags = torch.cat([period * k * side for k in range(1, SEASONS_EACH_SIDE + 1)
                       for side in (1, -1)], 1)[row]  # (N, S), S = 2 * seasons * G
 
@@ -55,10 +54,22 @@ def shape_fills(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor
                        torch.where(has_before, before, after))
     seen &= has_before | has_after
     split = (len(row), lags.shape[1] // groups, groups)
-    departure = ((shifted - line) * seen).reshape(split).sum(1)  # (N, G)
     used = seen.reshape(split).sum(1).to(filled.dtype)
+    departure = ((shifted - line) * seen).reshape(split).sum(1) / used.clamp(min=1)
+    return departure, used
+
+
+def shape_fills(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shape fills (B, G, L) of the windows ``filled`` (B, L) hidden where ``mask``, one per
+    column of ``period`` (B, G), and the count (B, G, L) of seasonal neighbours each used
+    (0: none observed, and the fill is the straight line itself). Observed steps keep
+    their values; only hidden ones are computed."""
+    (batch, length), groups = filled.shape, period.shape[1]
+    row, col = mask.nonzero(as_tuple=True)  # (N,) each: the hidden steps
+    departure, used = departures(filled, mask, period, row, col)
     fills = filled[:, None].repeat(1, groups, 1)  # (B, G, L)
-    fills[row, :, col] += departure / used.clamp(min=1)
+    fills[row, :, col] += departure
     count = filled.new_zeros(batch, groups, length)
     count[row, :, col] = used
     return fills, count
@@ -75,12 +86,17 @@ def backtest_scores(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tens
     check = (whole & every).repeat_interleave(patch_length, 1)  # (B, L)
     hidden = mask | check
     line = fill_linear(filled, hidden)
-    fills, count = shape_fills(line, hidden, period)
-    used = check[:, None] & (count > 0)  # (B, G, L)
-    error = ((fills - filled[:, None]) ** 2 * used).sum(-1) / used.sum(-1).clamp(min=1)
+    row, col = check.nonzero(as_tuple=True)  # only the checked steps are filled again
+    departure, used = departures(line, hidden, period, row, col)
+    scored = (used > 0).to(filled.dtype)  # (N, G)
+    miss = (line[row, col] - filled[row, col])[:, None]  # the line's error; a fill's adds
+    totals = filled.new_zeros(2, batch, period.shape[1])
+    totals[0].index_add_(0, row, (miss + departure) ** 2 * scored)
+    totals[1].index_add_(0, row, scored)
+    error = totals[0] / totals[1].clamp(min=1)
     line_error = ((line - filled) ** 2 * check).sum(-1, keepdim=True) / check.sum(
         -1, keepdim=True).clamp(min=1)
-    checked = used.any(-1)
+    checked = totals[1] > 0
     ratio = torch.log((error + 1e-3) / (line_error + 1e-3))
     return ratio.masked_fill(~checked, 0.0), checked
 
