@@ -65,7 +65,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
                    "encoder: with --steps 0 --init, a new --season-periods head alone)")
     p.add_argument("--imputation-steps", type=_non_negative_int, default=0,
                    help="stage three: steps for the imputation head (the reconstruction "
-                   "weighed against seasonal shape fills) on the frozen encoder")
+                   "weighed against seasonal shape fills) on the frozen encoder; weights "
+                   "continued without it keep no imputation head")
     p.add_argument("--init", help="weights to continue from (same sizes; fresh optimiser and "
                    "schedule; another --seed draws other windows)")
     p.add_argument("--d-model", type=int, default=64)
