@@ -233,7 +233,8 @@ def reconstruct(
     mirror: bool = False,
     padding: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reconstruct (N, L) windows from their visible values; ``mask`` is True where hidden.
+    """Reconstruct (N, L) windows from their visible values with the model's `fill_head`;
+    ``mask`` is True where hidden.
 
     With ``mirror`` the reconstruction is the mean of four: of the window, of its negation
     and of its time reversal (each mapped back), and of both. A gap looks alike to the model
