@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from tsheads.nn.encoder import EncoderConfig, EncoderOutput, fill_linear, gap_edges
-from tsheads.nn.periods import autocorrelation, detected_period
+from tsheads.nn.periods import autocorrelation, peak_period
 
 SEASONS_EACH_SIDE = 3  # seasonal neighbours a shape fill averages before and after a step
 CHECK_EVERY = 4  # every fourth fully observed patch is hidden for the backtest
@@ -127,10 +127,11 @@ class ImputationHead(nn.Module):
         batch, length = filled.shape
         own = out.filled + self.proj(out.time).flatten(1)  # (B, L)
         fixed = torch.tensor(self.periods, device=filled.device, dtype=torch.long)
-        period = torch.cat([fixed.expand(batch, -1), detected_period(filled, mask)], 1)
+        acf, observed = autocorrelation(filled, mask)
+        period = torch.cat([fixed.expand(batch, -1), peak_period(acf, observed)], 1)
         fills, count = shape_fills(filled, mask, period)  # (B, G, L)
         ratio, checked = backtest_scores(filled, mask, period, self.patch_length)
-        acf = autocorrelation(filled, mask)[0].gather(1, period.clamp(max=length - 1))
+        acf = acf.gather(1, period.clamp(max=length - 1))
         best = ratio.masked_fill(~checked, float("inf")).amin(1, keepdim=True)
         best = torch.where(torch.isfinite(best), best, torch.zeros_like(best))
         features = torch.stack([acf, (period == 1).to(acf.dtype), period.log() / 6, ratio,

@@ -30,9 +30,14 @@ def detected_period(filled: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Each window's period (B, 1) from the autocorrelation of its detrended observed
     values: the shortest peak within ``PEAK_SHARE`` of the highest one, between lag 3 and half the
     observed length; 1 where no peak reaches ``MIN_ACF``."""
-    acf, count = autocorrelation(filled, mask)
-    lags = torch.arange(filled.shape[1], device=filled.device)
-    peak = torch.zeros_like(mask)
+    return peak_period(*autocorrelation(filled, mask))
+
+
+def peak_period(acf: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """`detected_period` from an `autocorrelation` (B, L) and observed count (B, 1) already
+    computed."""
+    lags = torch.arange(acf.shape[1], device=acf.device)
+    peak = torch.zeros_like(acf, dtype=torch.bool)
     peak[:, 1:-1] = (acf[:, 1:-1] >= acf[:, :-2]) & (acf[:, 1:-1] >= acf[:, 2:])
     allowed = peak & (lags >= 3) & (2 * lags <= count) & (acf > MIN_ACF)
     scores = acf.masked_fill(~allowed, -1.0)
