@@ -222,7 +222,25 @@ class Trainer:
         self.seconds = state["seconds"]
 
 
-class HeadTrainer(Trainer):
+class FrozenEncoderTrainer(Trainer):
+    """A later stage: heads trained on the frozen stage-one encoder, for the number of steps
+    in the config's ``steps_setting``, at ``head_lr``."""
+
+    steps_setting = "head_steps"
+
+    @property
+    def steps(self) -> int:
+        return getattr(self.cfg, self.steps_setting)
+
+    def lr(self) -> float:
+        return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.steps)
+
+    def train_step(self) -> dict[str, float]:
+        self.model.encoder.eval()  # frozen: no dropout either
+        return super().train_step()
+
+
+class HeadTrainer(FrozenEncoderTrainer):
     """Stage two: the autoregressive and Fourier heads (and with ``head_forecast`` the
     direct one) on the frozen stage-one encoder, from clean contexts (nothing hidden)."""
 
@@ -245,13 +263,6 @@ class HeadTrainer(Trainer):
             freeze_all_but(self.model, heads), lr=cfg.head_lr, weight_decay=cfg.weight_decay
         )
 
-    @property
-    def steps(self) -> int:
-        return self.cfg.head_steps
-
-    def lr(self) -> float:
-        return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.cfg.head_steps)
-
     def step_losses(self) -> dict[str, torch.Tensor]:
         batch = self.next_batch()
         return head_losses(self.model, batch.z, batch.mask, batch.future, batch.future_known,
@@ -260,18 +271,15 @@ class HeadTrainer(Trainer):
     def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         return sum(parts.values())
 
-    def train_step(self) -> dict[str, float]:
-        self.model.encoder.eval()  # frozen: no dropout either
-        return super().train_step()
 
-
-class ImputationTrainer(Trainer):
+class ImputationTrainer(FrozenEncoderTrainer):
     """Stage three: the imputation head on the frozen encoder, from windows with values
     hidden in every row (the other heads stay as they are). Its own reconstruction starts
     from the reconstruction head's, so the gate only has to learn when a season helps."""
 
     stage = 3
     draw = staticmethod(draw_hidden)
+    steps_setting = "imputation_steps"
 
     def __init__(self, cfg: TrainConfig, corpus: dict[str, list[np.ndarray]],
                  synthetic: np.ndarray, state: dict) -> None:
@@ -292,13 +300,6 @@ class ImputationTrainer(Trainer):
             freeze_all_but(self.model, IMPUTATION_HEADS), lr=cfg.head_lr,
             weight_decay=cfg.weight_decay)
 
-    @property
-    def steps(self) -> int:
-        return self.cfg.imputation_steps
-
-    def lr(self) -> float:
-        return lr_at(self.step, self.cfg.head_lr, HEAD_WARMUP, self.cfg.imputation_steps)
-
     def step_losses(self) -> dict[str, torch.Tensor]:
         """MSE on the hidden points of the imputation head, and of the (frozen)
         reconstruction head on the same windows for comparison."""
@@ -317,10 +318,6 @@ class ImputationTrainer(Trainer):
 
     def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         return parts["imputation"]
-
-    def train_step(self) -> dict[str, float]:
-        self.model.encoder.eval()
-        return super().train_step()
 
 
 def _load_matching(model: TinyModel, path: str) -> None:
