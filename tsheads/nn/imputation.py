@@ -32,24 +32,20 @@ def departures(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor,
     neighbours (N, G) were observed (0: none, and the departure is 0)."""
     length, groups = filled.shape[1], period.shape[1]
     prev, nxt, weight = gap_edges(mask)  # the line across each step's gap: (B, L) each
-    lags = torch.cat([period * k * side for k in range(1, SEASONS_EACH_SIDE + 1)
-                      for side in (1, -1)], 1)[row]  # (N, S), S = 2 * seasons * G
-
-    def at(where: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Values (N, S) of ``filled`` each lag before the steps ``where`` (N,), and
-        whether that place lies in the window."""
-        source = where[:, None] - lags
-        inside = (source >= 0) & (source < length)
-        return filled[row[:, None], source.clamp(0, length - 1)], inside
-
-    shifted, seen = at(col)
-    seen &= ~mask[row[:, None], (col[:, None] - lags).clamp(0, length - 1)]
-    first, last = prev[row, col], nxt[row, col]
-    before, has_before = at(first)
-    after, has_after = at(last)
-    has_before &= (first >= 0)[:, None]
-    has_after &= (last < length)[:, None]
-    step = weight[row, col][:, None]
+    multiples = torch.tensor([k * side for k in range(1, SEASONS_EACH_SIDE + 1)
+                              for side in (1, -1)], device=period.device)
+    lags = (multiples[:, None] * period[:, None]).flatten(1)[row]  # (N, S), S = 2 seasons G
+    at_step = row * length + col  # flat positions of the steps
+    first, last = prev.flatten().take(at_step), nxt.flatten().take(at_step)
+    # each lag before the step itself and before the two ends of its gap: (3, N, S)
+    source = torch.stack([col, first, last])[..., None] - lags
+    inside = (source >= 0) & (source < length)
+    where = row[:, None] * length + source.clamp(0, length - 1)
+    shifted, before, after = filled.flatten().take(where)
+    seen = inside[0] & ~mask.flatten().take(where[0])
+    has_before = inside[1] & (first >= 0)[:, None]
+    has_after = inside[2] & (last < length)[:, None]
+    step = weight.flatten().take(at_step)[:, None]
     line = torch.where(has_before & has_after, before + step * (after - before),
                        torch.where(has_before, before, after))
     seen &= has_before | has_after
@@ -111,6 +107,8 @@ class ImputationHead(nn.Module):
         self.patch_length = config.patch_length
         self.periods = tuple(p for p in config.season_periods
                              if 2 <= p <= config.context_length // 2)
+        self.register_buffer("fixed_periods", torch.tensor(self.periods, dtype=torch.long),
+                             persistent=False)
         n_periods = len(self.periods) + 1  # ... and each window's own
         self.proj = nn.Linear(config.d_model, config.patch_length)
         self.patch_gate = nn.Linear(2 * config.d_model, 1 + n_periods)
@@ -126,9 +124,8 @@ class ImputationHead(nn.Module):
         filled, mask = out.filled, out.mask
         batch, length = filled.shape
         own = out.filled + self.proj(out.time).flatten(1)  # (B, L)
-        fixed = torch.tensor(self.periods, device=filled.device, dtype=torch.long)
         acf, observed = autocorrelation(filled, mask)
-        period = torch.cat([fixed.expand(batch, -1), peak_period(acf, observed)], 1)
+        period = torch.cat([self.fixed_periods.expand(batch, -1), peak_period(acf, observed)], 1)
         fills, count = shape_fills(filled, mask, period)  # (B, G, L)
         ratio, checked = backtest_scores(filled, mask, period, self.patch_length)
         acf = acf.gather(1, period.clamp(max=length - 1))
