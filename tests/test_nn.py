@@ -285,6 +285,24 @@ def test_shape_fill_keeps_the_local_level_and_borrows_the_season():
     torch.testing.assert_close(fills[0, :, ~mask[0]], values[0, ~mask[0]].expand(2, -1))
 
 
+def test_departures_in_blocks_equal_one_pass(monkeypatch):
+    from tsheads.nn import imputation
+
+    g = torch.Generator().manual_seed(3)
+    filled = torch.randn(3, 96, generator=g)
+    mask = torch.rand(3, 96, generator=g) < 0.3
+    period = torch.tensor([[12, 7], [24, 5], [12, 40]])
+    row, col = mask.nonzero(as_tuple=True)
+    whole = imputation.departures(filled, mask, period, row, col)
+    monkeypatch.setattr(imputation, "DEPARTURE_CHUNK", 7)  # blocks of 7 steps, a short last
+    blocks = imputation.departures(filled, mask, period, row, col)
+    assert len(row) % 7 and whole[0].shape == (len(row), 2)
+    for a, b in zip(whole, blocks, strict=True):
+        assert torch.equal(a, b)
+    empty = imputation.departures(filled, torch.zeros_like(mask), period, row[:0], col[:0])
+    assert empty[0].shape == (0, 2) and empty[1].shape == (0, 2)
+
+
 def test_imputation_head_prefers_the_season_a_backtest_confirms():
     from tsheads.nn.imputation import backtest_scores
 
