@@ -303,6 +303,37 @@ def test_departures_in_blocks_equal_one_pass(monkeypatch):
     assert empty[0].shape == (0, 2) and empty[1].shape == (0, 2)
 
 
+def test_departures_match_a_step_by_step_reading_of_their_definition():
+    from tsheads.nn.imputation import SEASONS_EACH_SIDE, departures
+
+    g = torch.Generator().manual_seed(5)
+    length = 60
+    filled = torch.randn(2, length, generator=g, dtype=torch.float64)
+    mask = torch.rand(2, length, generator=g) < 0.25
+    mask[1, 20:31] = True  # a long gap beside the scattered ones
+    mask[0, :3] = True  # a gap at the window's start: only its far end is known
+    period = torch.tensor([[7, 12], [5, 24]])
+    row, col = mask.nonzero(as_tuple=True)
+    departure, used = departures(filled, mask, period, row, col)
+    for n, (r, c) in enumerate(zip(row.tolist(), col.tolist(), strict=True)):
+        first = max([t for t in range(c) if not mask[r, t]], default=-1)
+        last = min([t for t in range(c, length) if not mask[r, t]], default=length)
+        w = (c - first) / (last - first)
+        for j, p in enumerate(period[r].tolist()):
+            gaps = []
+            for lag in (k * side * p for k in range(1, SEASONS_EACH_SIDE + 1)
+                        for side in (1, -1)):
+                at, b, a = c - lag, first - lag, last - lag
+                has_b, has_a = first >= 0 and 0 <= b < length, last < length and 0 <= a < length
+                if not (0 <= at < length) or mask[r, at] or not (has_b or has_a):
+                    continue
+                line = (filled[r, b] + w * (filled[r, a] - filled[r, b]) if has_b and has_a
+                        else filled[r, b] if has_b else filled[r, a])
+                gaps.append(float(filled[r, at] - line))
+            assert used[n, j] == len(gaps)
+            assert abs(float(departure[n, j]) - (sum(gaps) / len(gaps) if gaps else 0.0)) < 1e-6
+
+
 def test_imputation_head_prefers_the_season_a_backtest_confirms():
     from tsheads.nn.imputation import backtest_scores
 

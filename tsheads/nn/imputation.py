@@ -32,10 +32,13 @@ def departures(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor,
     neighbours from the line across the step's gap drawn at their place, and how many
     neighbours (N, G) were observed (0: none, and the departure is 0). Steps go in blocks
     of ``DEPARTURE_CHUNK``: every step's numbers are its own, so blocks change nothing."""
+    # positions in 32 bits where they fit: the index arithmetic runs 3-4x faster
+    kind = torch.int32 if filled.numel() < 2**31 else torch.int64
     multiples = torch.tensor([k * side for k in range(1, SEASONS_EACH_SIDE + 1)
-                              for side in (1, -1)], device=period.device)
-    lags = (multiples[:, None] * period[:, None]).flatten(1)  # (B, S), S = 2 seasons G
+                              for side in (1, -1)], device=period.device, dtype=kind)
+    lags = (multiples[:, None] * period[:, None].to(kind)).flatten(1)  # (B, S), S = 2 seasons G
     edges = gap_edges(mask)  # the line across each step's gap: (B, L) each
+    row, col = row.to(kind), col.to(kind)
     parts = [_departures(filled, mask, edges, lags, period.shape[1], row[i:i + DEPARTURE_CHUNK],
                          col[i:i + DEPARTURE_CHUNK])
              for i in range(0, max(len(row), 1), DEPARTURE_CHUNK)]
@@ -46,20 +49,25 @@ def _departures(filled: torch.Tensor, mask: torch.Tensor, edges: tuple[torch.Ten
                 lags: torch.Tensor, groups: int, row: torch.Tensor, col: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`departures` of one block of steps, from the mask's `gap_edges` and each window's
-    seasonal lags (B, S)."""
+    seasonal lags (B, S). The values each lag before a gap's two ends are looked up once per
+    run of steps of one gap, not once per step: a backtest's gaps are whole patches."""
     length = filled.shape[1]
     prev, nxt, weight = edges
-    lags = lags[row]  # (N, S)
-    at_step = row * length + col  # flat positions of the steps
-    first, last = prev.flatten().take(at_step), nxt.flatten().take(at_step)
-    # each lag before the step itself and before the two ends of its gap: (3, N, S)
-    source = torch.stack([col, first, last])[..., None] - lags
-    inside = (source >= 0) & (source < length)
-    where = row[:, None] * length + source.clamp(0, length - 1)
-    shifted, before, after = filled.flatten().take(where)
+    at_step = (row * length + col).long()  # flat positions of the steps
+    first = prev.flatten().take(at_step).to(row.dtype)
+    last = nxt.flatten().take(at_step).to(row.dtype)
+    opens = torch.ones_like(row, dtype=torch.bool)  # the first step of each gap in the block
+    opens[1:] = (first[1:] != first[:-1]) | (row[1:] != row[:-1])
+    gap = opens.cumsum(0) - 1  # (N,) each step's gap
+    lead = opens.nonzero().squeeze(1)
+    ends, ends_inside = _lagged(row[lead], torch.stack([first[lead], last[lead]]), lags, length)
+    before, after = filled.flatten().take(ends)[:, gap]  # (N, S) each
+    has_before = (ends_inside[0] & (first[lead] >= 0)[:, None])[gap]
+    has_after = (ends_inside[1] & (last[lead] < length)[:, None])[gap]
+    # the lag before the step itself: (N, S)
+    where, inside = _lagged(row, col[None], lags, length)
+    shifted = filled.flatten().take(where[0])
     seen = inside[0] & ~mask.flatten().take(where[0])
-    has_before = inside[1] & (first >= 0)[:, None]
-    has_after = inside[2] & (last < length)[:, None]
     step = weight.flatten().take(at_step)[:, None]
     line = torch.where(has_before & has_after, before + step * (after - before),
                        torch.where(has_before, before, after))
@@ -68,6 +76,15 @@ def _departures(filled: torch.Tensor, mask: torch.Tensor, edges: tuple[torch.Ten
     used = seen.reshape(split).sum(1).to(filled.dtype)
     departure = ((shifted - line) * seen).reshape(split).sum(1) / used.clamp(min=1)
     return departure, used
+
+
+def _lagged(row: torch.Tensor, places: torch.Tensor, lags: torch.Tensor, length: int
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat positions (K, N, S) each lag of window ``row`` (N,) before ``places`` (K, N),
+    clamped into the window, and whether they lay inside it."""
+    source = places[..., None] - lags[row.long()]
+    inside = (source >= 0) & (source < length)
+    return (row[:, None] * length + source.clamp(0, length - 1)).long(), inside
 
 
 def shape_fills(filled: torch.Tensor, mask: torch.Tensor, period: torch.Tensor
