@@ -5,8 +5,8 @@ All in one run on the same data, so that the ratios are comparable even on a noi
 1. ``import tsheads`` (and whether it pulls in torch), model load time;
 2. runtime throughput (windows per second) for the passes behind forecast (forecast head),
    impute (the fill head on windows with hidden points: the imputation head, and for
-   comparison the reconstruction head that fills without one) and score (reconstruction +
-   spectrum + forecast heads) at batch sizes 1, 64 and 1024, eager vs ``torch.compile``,
+   comparison the reconstruction head that fills without one) and score (fill +
+   spectrum + forecast heads) at batch sizes 1 to 1,024 (`BATCHES`), eager vs ``torch.compile``,
    plus each compiled shape's first-call (compile) time and the p50/p95 latency of one
    series;
 3. estimators against peers on the same series: Forecaster on all 414 M4 Hourly series
@@ -41,12 +41,12 @@ from tsheads.nn import TinyModel  # noqa: E402
 from tsheads.runtime import WEIGHTS, compile_mode, fill_head, run_heads  # noqa: E402
 from tsheads.windows import left_pad  # noqa: E402
 
-TASK_HEADS = {
-    "forecast": ("forecast",),
-    "impute": ("imputation",),  # runtime.fill_head: the reconstruction head without one
+TASK_HEADS = {  # "fill": runtime.fill_head, the imputation head or without one the
+    "forecast": ("forecast",),  # reconstruction head, as Imputer and the time view use
+    "impute": ("fill",),
     # the fill of weights without an imputation head, on the same windows: its cost
     "impute, reconstruction head": ("reconstruction",),
-    "score": ("reconstruction", "spectrum", "forecast"),
+    "score": ("fill", "spectrum", "forecast"),
 }
 BATCHES = (1, 16, 64, 256, 1024)
 LATENCY_CALLS = 30
@@ -111,7 +111,7 @@ def throughput(model: TinyModel, task: str, batch: int, compiled: bool,
     values = data[0][:n]
     mask = data[1][:n] if task.startswith("impute") else np.isnan(values)
 
-    heads = (fill_head(model),) if task == "impute" else TASK_HEADS[task]
+    heads = tuple(fill_head(model) if h == "fill" else h for h in TASK_HEADS[task])
 
     def call(rows=slice(None)):
         run_heads(model, values[rows], mask[rows], heads=heads, batch_size=batch)

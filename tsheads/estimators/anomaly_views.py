@@ -5,7 +5,9 @@ where it is undefined (a missing value, or no history to forecast from):
 
 * **time**: every window of the context is run as ``N_PHASES`` copies, copy ``k`` hiding the
   patches whose number is ``k`` modulo ``N_PHASES``, so every step is reconstructed once per
-  window while it is hidden. All copies of a window go through the model in one batch.
+  window while it is hidden, by the head that fills gaps (`tsheads.runtime.fill_head`: the
+  imputation head where the weights have one). All copies of a window go through the model
+  in one batch.
 * **spectrum**: one more, unhidden copy of the same window; the spectrum head rebuilds the
   window's rFFT, which the runtime hands back as the window it rebuilds, in time.
 * **forecast**: from the ``context_length`` steps before each origin (origins every
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsheads.nn import TinyModel
-from tsheads.runtime import run_head, run_heads
+from tsheads.runtime import fill_head, run_head, run_heads
 from tsheads.windows import grid_starts, stitch, tent, windows_at
 
 VIEWS = ("time", "spectrum", "forecast")
@@ -124,8 +126,9 @@ def _run_copies(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run K masked copies and one unmasked copy of each (N, L) window in one batch.
 
-    Returns the time reconstruction of every step from the copy that hid it, and the
-    spectrum reconstruction of the unmasked copy, both (N, L) in the original scale.
+    Returns the time reconstruction of every step from the copy that hid it (by the head
+    that fills gaps, `fill_head`), and the spectrum reconstruction of the unmasked copy,
+    both (N, L) in the original scale.
     Where ``reverse`` (N,) is True the unmasked copy runs time-reversed: those windows reach
     past the series' end, padding on the right never occurred in pretraining (it is on the
     left there), and the spectrum head answers it with a made-up continuation that would
@@ -138,10 +141,10 @@ def _run_copies(
     copies = np.repeat(windows[:, None, :], N_PHASES + 1, axis=1)  # (N, K + 1, L)
     copies[reverse, N_PHASES] = copies[reverse, N_PHASES, ::-1]
     masks[reverse, N_PHASES] = masks[reverse, N_PHASES, ::-1]
+    fill = fill_head(model)
     out = run_heads(model, copies.reshape(-1, length), masks.reshape(-1, length),
-                    heads=("reconstruction", "spectrum"), batch_size=batch_size,
-                    group=N_PHASES + 1).values
-    recon = out["reconstruction"].reshape(n, N_PHASES + 1, length)
+                    heads=(fill, "spectrum"), batch_size=batch_size, group=N_PHASES + 1).values
+    recon = out[fill].reshape(n, N_PHASES + 1, length)
     time = (recon[:, :N_PHASES] * phases[None]).sum(axis=1)  # (N, L): each step once hidden
     spec = out["spectrum"].reshape(n, N_PHASES + 1, length)[:, N_PHASES]  # (N, L)
     spec[reverse] = spec[reverse, ::-1]
