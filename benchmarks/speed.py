@@ -41,8 +41,10 @@ from tsheads.nn import TinyModel  # noqa: E402
 from tsheads.runtime import WEIGHTS, compile_mode, fill_head, run_heads  # noqa: E402
 from tsheads.windows import left_pad  # noqa: E402
 
-TASK_HEADS = {  # "fill": runtime.fill_head, the imputation head or without one the
-    "forecast": ("forecast",),  # reconstruction head, as Imputer and the time view use
+# "fill" is runtime.fill_head: the imputation head, or without one the reconstruction head,
+# as the Imputer and the anomaly detector's time view use
+TASK_HEADS = {
+    "forecast": ("forecast",),
     "impute": ("fill",),
     # the fill of weights without an imputation head, on the same windows: its cost
     "impute, reconstruction head": ("reconstruction",),
