@@ -109,10 +109,10 @@ def m4_windows(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def throughput(model: TinyModel, task: str, batch: int, compiled: bool,
-               data: tuple[np.ndarray, np.ndarray], repeats: int, latency: bool = True
-               ) -> dict:
-    """Windows per second of one task at one batch size, the compiled first call, and with
-    ``latency`` at batch 1 the latency of one series."""
+               data: tuple[np.ndarray, np.ndarray], latency: bool) -> dict:
+    """Windows per second of one task at one batch size in one timed call (`runtime_table`
+    keeps the best of its repeats), the compiled first call, and with ``latency`` at batch 1
+    the latency of one series."""
     n = 64 if batch == 1 else len(data[0])
     values = data[0][:n]
     mask = data[1][:n] if task.startswith("impute") else np.isnan(values)
@@ -124,7 +124,7 @@ def throughput(model: TinyModel, task: str, batch: int, compiled: bool,
 
     with compile_mode(compiled):
         first = best_of(lambda: call(slice(0, batch)), 1)
-        seconds = best_of(call, repeats)
+        seconds = best_of(call, 1)
         latencies = []
         for i in range(LATENCY_CALLS if batch == 1 and latency else 0):
             start = time.perf_counter()
@@ -148,7 +148,7 @@ def runtime_table(args: argparse.Namespace) -> pd.DataFrame:
         for repeat in range(args.repeats):
             for task in TASK_HEADS:
                 for compiled in (False, True):
-                    row = throughput(model, task, batch, compiled, data, 1, repeat == 0)
+                    row = throughput(model, task, batch, compiled, data, repeat == 0)
                     best = rows.setdefault((task, batch, row["mode"]), row)
                     best["windows/s"] = max(best["windows/s"], row["windows/s"])
                     print(f"  {row}", file=sys.stderr)

@@ -290,7 +290,7 @@ class ImputationTrainer(FrozenEncoderTrainer):
         heads = tuple(n for n in ENCODER_HEADS + FORECAST_HEADS if n in known)
         self.model = TinyModel(cfg.encoder, heads=heads + IMPUTATION_HEADS)
         if earlier is not None:
-            _load_matching(self.model, cfg.init)
+            _load_matching(self.model, cfg.init, earlier)
         self.model.load_state_dict(state, strict=False)
         if earlier is None or "imputation" not in earlier.heads:
             own = self.model.heads["imputation"].proj
@@ -320,11 +320,12 @@ class ImputationTrainer(FrozenEncoderTrainer):
         return parts["imputation"]
 
 
-def _load_matching(model: TinyModel, path: str) -> None:
-    """Start ``model`` from the weights at ``path``: every tensor that both have. The
-    encoder configs must agree, so a continued run trains the same network further; a
-    forecast head that changes kind (``season_periods``) keeps what it shares."""
-    earlier = TinyModel.load(path)
+def _load_matching(model: TinyModel, path: str, earlier: TinyModel | None = None) -> None:
+    """Start ``model`` from the weights at ``path`` (``earlier``, if the caller has read them
+    already): every tensor that both have. The encoder configs must agree, so a continued
+    run trains the same network further; a forecast head that changes kind
+    (``season_periods``) keeps what it shares."""
+    earlier = earlier if earlier is not None else TinyModel.load(path)
     head_free = {"season_periods": (), "detect_period": False}
     if replace(earlier.config, **head_free) != replace(model.config, **head_free):
         raise ValueError(f"--init {path} has config {earlier.config.to_dict()}, this run "
