@@ -361,3 +361,23 @@ def test_imputation_head_runs_on_padded_and_empty_windows():
     out = model(z, mask)
     assert out["imputation"].shape == (3, 64) and torch.isfinite(out["imputation"]).all()
     assert "imputation" not in TinyModel(config).heads  # only weights that trained it
+
+
+def test_imputation_head_skips_the_gate_for_windows_with_nothing_hidden():
+    config = EncoderConfig(context_length=64, d_model=16, n_layers=1, n_registers=2,
+                           horizon=16, season_periods=(1, 4, 12), detect_period=True)
+    model = TinyModel(config, heads=("reconstruction", "imputation")).eval()
+    head = model.heads["imputation"]
+    torch.nn.init.normal_(head.patch_gate.weight)  # let the shape fills weigh in
+    t = torch.arange(64, dtype=torch.float32)
+    z = torch.sin(2 * torch.pi * t / 12) + 0.1 * torch.randn(4, 64)
+    mask = torch.zeros(4, 64, dtype=torch.bool)
+    mask[1, 20:30] = mask[3, 40:44] = True  # windows 0 and 2 are whole
+    with torch.no_grad():
+        out = model.encoder(z, mask)
+        own = out.filled + head.proj(out.time).flatten(1)
+        result = head(out)
+        every = head._gated(out, own)  # the gate run on every window
+    assert torch.equal(result[[0, 2]], own[[0, 2]])
+    torch.testing.assert_close(result, every, rtol=0, atol=1e-6)
+    assert not torch.allclose(result[[1, 3]], own[[1, 3]])  # gaps: the fills were mixed in

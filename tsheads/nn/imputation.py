@@ -153,9 +153,23 @@ class ImputationHead(nn.Module):
         self.sharpness = nn.Parameter(torch.tensor(3.0))  # a better backtest, a larger weight
 
     def forward(self, out: EncoderOutput) -> torch.Tensor:  # -> (B, L)
+        own = out.filled + self.proj(out.time).flatten(1)  # (B, L)
+        hidden = out.mask.any(1)  # (B,)
+        if torch.compiler.is_compiling() or bool(hidden.all()):
+            return self._gated(out, own)
+        # A window with nothing hidden offers no shape fill anywhere, so the gate gives every
+        # step to the network's own reconstruction: only windows with hidden steps need it.
+        result = own.clone()
+        if bool(hidden.any()):
+            part = EncoderOutput(*(field[hidden] for field in (
+                out.time, out.freq, out.registers, out.filled, out.mask)))
+            result[hidden] = self._gated(part, own[hidden])
+        return result
+
+    def _gated(self, out: EncoderOutput, own: torch.Tensor) -> torch.Tensor:  # -> (B, L)
+        """The gate's mix of ``own`` (the network's reconstruction) and the shape fills."""
         filled, mask = out.filled, out.mask
         batch, length = filled.shape
-        own = out.filled + self.proj(out.time).flatten(1)  # (B, L)
         acf, observed = autocorrelation(filled, mask)
         period = torch.cat([self.fixed_periods.expand(batch, -1), peak_period(acf, observed)], 1)
         fills, count = shape_fills(filled, mask, period)  # (B, G, L)
