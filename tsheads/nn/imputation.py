@@ -161,8 +161,9 @@ class ImputationHead(nn.Module):
         # step to the network's own reconstruction: only windows with hidden steps need it.
         result = own.clone()
         if bool(hidden.any()):
-            part = EncoderOutput(*(field[hidden] for field in (
-                out.time, out.freq, out.registers, out.filled, out.mask)))
+            part = EncoderOutput(time=out.time[hidden], freq=out.freq[hidden],
+                                 registers=out.registers[hidden], filled=out.filled[hidden],
+                                 mask=out.mask[hidden])
             result[hidden] = self._gated(part, own[hidden])
         return result
 
