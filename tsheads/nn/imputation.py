@@ -159,12 +159,13 @@ class ImputationHead(nn.Module):
             return self._gated(out, own)
         # A window with nothing hidden offers no shape fill anywhere, so the gate gives every
         # step to the network's own reconstruction: only windows with hidden steps need it.
+        if not bool(hidden.any()):
+            return own
+        part = EncoderOutput(time=out.time[hidden], freq=out.freq[hidden],
+                             registers=out.registers[hidden], filled=out.filled[hidden],
+                             mask=out.mask[hidden])
         result = own.clone()
-        if bool(hidden.any()):
-            part = EncoderOutput(time=out.time[hidden], freq=out.freq[hidden],
-                                 registers=out.registers[hidden], filled=out.filled[hidden],
-                                 mask=out.mask[hidden])
-            result[hidden] = self._gated(part, own[hidden])
+        result[hidden] = self._gated(part, own[hidden])
         return result
 
     def _gated(self, out: EncoderOutput, own: torch.Tensor) -> torch.Tensor:  # -> (B, L)
